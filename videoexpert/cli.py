@@ -1,0 +1,130 @@
+"""Command line: `python -m videoexpert {predict,presets,create,eval,infer} ...` (`--help` on each)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+logger = logging.getLogger("videoexpert")
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "checkpoints" / "videoexpert-demo"
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+def resolve_model_source(model: str | None) -> str:
+    """--model, else $VIDEOEXPERT_MODEL, else the shipped demo model."""
+    source = model or os.environ.get("VIDEOEXPERT_MODEL")
+    if source:
+        return source
+    if (DEFAULT_MODEL_DIR / "config.json").is_file():
+        return str(DEFAULT_MODEL_DIR)
+    raise SystemExit("no model given: pass --model PATH (a saved VideoExpert) or --model tiny (a preset with random "
+                     "weights), or set VIDEOEXPERT_MODEL")
+
+
+def load_model(source: str, device: str | None = None):
+    """A saved model directory, or a preset name (random initialisation, with a warning)."""
+    from . import VideoExpert, list_presets
+
+    if Path(source).is_dir():
+        return VideoExpert.from_pretrained(source, device=device)
+    if source in list_presets():
+        logger.warning("building preset %r with RANDOM weights: its answers are meaningless until trained", source)
+        return VideoExpert.from_config(source, device=device)
+    raise SystemExit(f"model {source!r} is neither a saved VideoExpert directory nor a preset "
+                     f"({', '.join(list_presets())})")
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from . import VideoExpertError
+
+    model = load_model(resolve_model_source(args.model), args.device)
+    try:
+        prediction = model.predict(args.video, args.task, args.query or "", args.options,
+                                   max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed)
+    except VideoExpertError as e:
+        logger.error("%s", e)
+        return 2
+    text = json.dumps(prediction.to_dict(), indent=2, ensure_ascii=False)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+        logger.info("wrote %s", args.out)
+    print(text)
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from . import get_preset, list_presets
+
+    for name in list_presets():
+        cfg = get_preset(name)
+        print(f"{name:8s} {cfg.name}: {cfg.num_frames} frames, {cfg.compress.num_tokens} S-tokens, "
+              f"vision {cfg.vision.arch}, LLM {cfg.llm.name_or_path or 'random ' + cfg.llm.arch_config['model_type']}")
+    return 0
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    from . import VideoExpert
+
+    model = VideoExpert.from_config(args.preset, seed=args.seed)
+    model.save_pretrained(args.out)
+    logger.info("saved a randomly initialised %r model to %s", args.preset, args.out)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m videoexpert",
+        description="VideoExpert: ask a video 'when does X happen?'. Temporal grounding, highlight detection, "
+                    "dense captioning and grounded QA with one video LLM.")
+    parser.add_argument("--log-level", default="INFO", help="logging level (DEBUG, INFO, WARNING)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("predict", help="answer one question about a video and print the result JSON",
+                       description="Run one task on a video and print the result (DESIGN.md §5 schema) as JSON.")
+    p.add_argument("video", help="path of the video file")
+    p.add_argument("--task", choices=["grounding", "highlight", "captioning", "qa"], default="grounding",
+                   help="grounding: when does QUERY happen; highlight: saliency curve for QUERY; captioning: "
+                        "dense captions with times; qa: answer QUERY (a question) with an evidence segment")
+    p.add_argument("--query", help="what to look for, or the question for --task qa")
+    p.add_argument("--options", nargs="+", help="answer options for multiple-choice QA")
+    p.add_argument("--model", help="saved model directory or preset name (default: $VIDEOEXPERT_MODEL, "
+                                   "then checkpoints/videoexpert-demo)")
+    p.add_argument("--device", help="torch device (default: CPU)")
+    p.add_argument("--max-new-tokens", type=int, default=128, help="generation budget for captions and answers")
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy decoding")
+    p.add_argument("--seed", type=int, help="sampling seed (with --temperature > 0)")
+    p.add_argument("--out", help="also write the JSON to this file")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("presets", help="list the named architectures")
+    p.set_defaults(func=cmd_presets)
+
+    p = sub.add_parser("create", help="save a randomly initialised model of a preset (for tests and experiments)")
+    p.add_argument("--preset", default="tiny", help="preset name (see `presets`)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_create)
+
+    try:  # the evaluation suite registers `eval` and `infer`
+        from .eval.cli import add_subcommands
+    except ImportError:
+        pass
+    else:
+        add_subcommands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    return int(args.func(args) or 0)

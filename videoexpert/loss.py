@@ -1,0 +1,70 @@
+"""Training objectives (paper eq. 11-13) with the official weights and reductions.
+
+    L = 1.0 CE_text + 2 BCE(k, fg) + 5 SmoothL1(span, gt) + 2 (1 - GIoU(span, gt))
+
+For each [LOC] with ground-truth window [s, e] (normalised), frame i is foreground iff s <= t_i <= e and its
+target span is [s, e]. BCE weighs background frames 0.1 and is summed then divided by (#[LOC] x n); SmoothL1 is
+summed over both boundaries and divided by the number of foreground frames; GIoU is averaged over foreground
+frames. All terms pool every [LOC] of the batch together, as the official code does.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .config import LossConfig
+from .head import HeadOutput, frame_times
+
+
+def foreground_mask(windows: torch.Tensor, num_frames: int) -> torch.Tensor:
+    """(b_loc, 2) normalised windows -> (b_loc, n) bool, frame i foreground iff s <= t_i <= e.
+
+    A window shorter than the frame spacing may contain no t_i; the official code then divides by zero. We mark
+    the frame nearest the window's centre instead, so every [LOC] has at least one positive.
+    """
+    t = frame_times(num_frames, device=windows.device, dtype=windows.dtype)
+    fg = (t[None] >= windows[:, :1]) & (t[None] <= windows[:, 1:])
+    empty = ~fg.any(dim=1)
+    if empty.any():
+        centre = windows[empty].mean(dim=1, keepdim=True)
+        nearest = (t[None] - centre).abs().argmin(dim=1)
+        fg[empty.nonzero(as_tuple=True)[0], nearest] = True
+    return fg
+
+
+def generalized_iou_1d(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Element-wise GIoU of 1-D segments (N, 2) x (N, 2) -> (N,)."""
+    inter = (torch.minimum(pred[:, 1], target[:, 1]) - torch.maximum(pred[:, 0], target[:, 0])).clamp(min=0)
+    union = (pred[:, 1] - pred[:, 0]) + (target[:, 1] - target[:, 0]) - inter
+    hull = torch.maximum(pred[:, 1], target[:, 1]) - torch.minimum(pred[:, 0], target[:, 0])
+    iou = inter / union.clamp(min=1e-8)
+    return iou - (hull - union) / hull.clamp(min=1e-8)
+
+
+def grounding_losses(head: HeadOutput, windows: torch.Tensor, config: LossConfig) -> dict[str, torch.Tensor]:
+    """Indicator BCE, span SmoothL1 and GIoU for every [LOC]; `windows` (b_loc, 2) in normalised time."""
+    windows = windows.to(head.spans.dtype)
+    fg = foreground_mask(windows, head.foreground.shape[1])
+    weight = torch.where(fg, 1.0, config.background_weight).to(head.foreground.dtype)
+    bce = F.binary_cross_entropy(head.foreground, fg.to(head.foreground.dtype), weight=weight, reduction="sum")
+    bce = bce / fg.numel()
+    pred = head.spans[fg]                                        # (num_fg, 2)
+    target = windows[:, None].expand_as(head.spans)[fg]          # (num_fg, 2)
+    num_fg = fg.sum().clamp(min=1)
+    l1 = F.smooth_l1_loss(pred, target, reduction="sum", beta=1.0) / num_fg
+    giou = (1.0 - generalized_iou_1d(pred, target)).sum() / num_fg
+    return {"indicator_loss": bce, "span_loss": l1, "giou_loss": giou}
+
+
+def text_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Next-token cross-entropy, mean over the supervised (label != -100) tokens of the batch."""
+    shift_logits = logits[:, :-1].reshape(-1, logits.shape[-1]).float()
+    shift_labels = labels[:, 1:].reshape(-1)
+    return F.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
+
+
+def total_loss(losses: dict[str, torch.Tensor], config: LossConfig) -> torch.Tensor:
+    weights = {"text_loss": config.text_weight, "indicator_loss": config.indicator_weight,
+               "span_loss": config.span_weight, "giou_loss": config.giou_weight}
+    return sum(weights[name] * value for name, value in losses.items())

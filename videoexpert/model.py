@@ -1,0 +1,308 @@
+"""VideoExpert: CLIP ViT + Spatial Compress + projector + LLaMA-family LLM with temporal/spatial experts + [LOC] head.
+
+    frames --ViT--> CLS (n, d_v) + patches (n, p, d_v)
+    Z = [CLS ; SpatialCompress(patches)]             (n + u*w, d_v)    eq. 2-4
+    X_visual = projector(Z)                          (n + u*w, d_llm)  eq. 5
+    LLM([... USER: X_visual \n question ASSISTANT: answer]) with per-token experts (eq. 7-9)
+    each [LOC] -> TemporalHead(T-token states, state that predicted [LOC])  eq. 10
+
+The visual tokens are spliced in llava's way: the prompt holds n + u*w placeholder ids, whose embeddings are
+replaced by `masked_scatter`; the first n of them are the T-tokens routed to the temporal expert.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .compress import spatial_compress
+from .config import ModelConfig
+from .errors import ConfigError
+from .experts import ExpertRouter, add_experts, route_tokens
+from .head import HeadOutput, TemporalHead
+from .loss import grounding_losses, text_loss, total_loss
+from .prompts import VIDEO_PLACEHOLDER
+from .video import VideoClip, normalize_frames, read_video
+from .vision import VisionTower
+
+logger = logging.getLogger(__name__)
+
+VIDEO_TOKEN_INDEX = -200  # placeholder id of a visual token in input_ids (never looked up in the embedding)
+IGNORE_INDEX = -100
+
+
+@dataclass
+class VideoFeatures:
+    """A video encoded once by the frozen vision tower; ask many questions about it without re-encoding."""
+
+    cls_tokens: torch.Tensor        # (n, d_v)
+    patch_tokens: torch.Tensor      # (n, p, d_v)
+    times: tuple[float, ...]        # real time (s) of each sampled frame
+    duration: float                 # seconds
+    source: str = ""
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def num_frames(self) -> int:
+        return self.cls_tokens.shape[0]
+
+
+@dataclass
+class VideoExpertOutput:
+    logits: torch.Tensor                              # (b, s, vocab)
+    loss: torch.Tensor | None = None                  # weighted sum of `losses`
+    losses: dict[str, torch.Tensor] = field(default_factory=dict)
+    head: HeadOutput | None = None                    # one row per [LOC] in the batch
+
+
+@dataclass
+class GenerationOutput:
+    token_ids: list[int]            # the assistant's reply: forced prefix + generated tokens
+    text: str                       # decoded reply, [LOC] kept
+    loc_hidden: torch.Tensor        # (num_locs, d_llm) state that predicted each [LOC], in order
+    t_hidden: torch.Tensor          # (n, d_llm) final states at the T-tokens
+
+
+class VideoExpert(nn.Module):
+    def __init__(self, config: ModelConfig, vision: VisionTower, llm: nn.Module, tokenizer) -> None:
+        super().__init__()
+        self.config = config
+        self.vision = vision
+        self.llm = llm
+        self.tokenizer = tokenizer
+        if vision.width != config.vision_width:
+            raise ConfigError(f"vision tower width {vision.width} != config.vision_width {config.vision_width}")
+        llm.requires_grad_(False)
+        self.loc_token_id = _add_loc_token(tokenizer, llm, config.loc_token)
+        self.router = ExpertRouter()
+        add_experts(llm, config.experts, self.router)
+        hidden = llm.config.hidden_size
+        device = llm.get_input_embeddings().weight.device
+        self.projector = nn.Linear(config.vision_width, hidden, device=device)
+        self.head = TemporalHead(hidden, config.head).to(device)
+
+    # ------------------------------------------------------------------ construction and saving
+    @classmethod
+    def from_config(cls, config: ModelConfig | str, *, device: str | torch.device | None = None,
+                    dtype: torch.dtype | None = None, seed: int = 0) -> "VideoExpert":
+        """Build a model from a config or preset name: backbones loaded from their sources, or randomly
+        initialised from their architecture configs (tiny models), new modules initialised with `seed`."""
+        from .checkpoint import build_backbones, get_config
+        config = get_config(config)
+        torch.manual_seed(seed)
+        vision, llm, tokenizer = build_backbones(config, dtype=dtype)
+        model = cls(config, vision, llm, tokenizer)
+        return model.to(device) if device is not None else model
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, *, device: str | torch.device | None = None,
+                        dtype: torch.dtype | None = None) -> "VideoExpert":
+        """Load a model saved by `save_pretrained` (our safetensors + JSON format)."""
+        from .checkpoint import load_pretrained
+        return load_pretrained(cls, path, device=device, dtype=dtype)
+
+    def save_pretrained(self, path: str | Path, include_backbones: bool | None = None) -> None:
+        """Write config.json, model.safetensors (projector, experts, head, [LOC] rows) and, for backbones that
+        cannot be re-fetched (random or our own), the LLM, tokenizer and vision weights too."""
+        from .checkpoint import save_pretrained
+        save_pretrained(self, path, include_backbones)
+
+    @property
+    def device(self) -> torch.device:
+        return self.projector.weight.device
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    # ------------------------------------------------------------------ vision
+    @torch.no_grad()
+    def encode_frames(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 (n, 3, h, w) frames -> CLS (n, d_v) and patches (n, p, d_v)."""
+        pixels = normalize_frames(frames, self.config.vision.mean, self.config.vision.std).to(self.device)
+        tokens = self.vision(pixels)
+        return tokens[:, 0], tokens[:, 1:]
+
+    def read_video(self, path: str | Path, **limits) -> VideoClip:
+        return read_video(path, self.config.num_frames, self.config.vision.image_size, **limits)
+
+    @torch.no_grad()
+    def encode_video(self, video: str | Path | VideoClip, **limits) -> VideoFeatures:
+        """Decode (if given a path) and encode a video; `limits` go to `read_video` (max_bytes, max_duration)."""
+        start = time.perf_counter()
+        clip = video if isinstance(video, VideoClip) else self.read_video(video, **limits)
+        decoded = time.perf_counter()
+        cls_tokens, patch_tokens = self.encode_frames(clip.frames)
+        encoded = time.perf_counter()
+        return VideoFeatures(cls_tokens, patch_tokens, clip.times, clip.info.duration, clip.info.path,
+                             {"decode": decoded - start, "encode": encoded - decoded})
+
+    def visual_tokens(self, cls_tokens: torch.Tensor, patch_tokens: torch.Tensor) -> torch.Tensor:
+        """(b, n, d_v), (b, n, p, d_v) -> X_visual (b, n + u*w, d_llm): T-tokens then S-tokens, projected."""
+        s_tokens = spatial_compress(cls_tokens, patch_tokens, self.config.compress)
+        z = torch.cat([cls_tokens, s_tokens], dim=1)
+        return self.projector(z.to(self.projector.weight.dtype))
+
+    # ------------------------------------------------------------------ text
+    def encode_text(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def tokenize(self, prompt: str, answer: str | None = None) -> tuple[list[int], list[int]]:
+        """input_ids and labels for one conversation. The prompt's `<video>` becomes n + u*w placeholder ids;
+        labels supervise only the answer (and its end-of-sequence token)."""
+        if prompt.count(VIDEO_PLACEHOLDER) != 1:
+            raise ConfigError(f"the prompt must contain exactly one {VIDEO_PLACEHOLDER}")
+        before, after = prompt.split(VIDEO_PLACEHOLDER)
+        bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
+        ids = bos + self.encode_text(before) + [VIDEO_TOKEN_INDEX] * self.config.num_visual_tokens
+        ids += self.encode_text(after)
+        labels = [IGNORE_INDEX] * len(ids)
+        if answer is not None:
+            answer_ids = self.encode_text(" " + answer) + [self.tokenizer.eos_token_id]
+            ids, labels = ids + answer_ids, labels + answer_ids
+        return ids, labels
+
+    def _embed(self, input_ids: torch.Tensor, visual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Input embeddings with the visual tokens scattered in, and the (b, s) T-token mask."""
+        video_mask = input_ids == VIDEO_TOKEN_INDEX
+        expected = visual.shape[0] * visual.shape[1]
+        if int(video_mask.sum()) != expected:
+            raise ConfigError(f"visual placeholders and visual tokens do not match: {int(video_mask.sum())} "
+                              f"placeholders, {expected} tokens")
+        embeds = self.llm.get_input_embeddings()(input_ids.clamp(min=0))
+        embeds = embeds.masked_scatter(video_mask[..., None], visual.to(embeds.dtype))
+        t_mask = video_mask & (video_mask.cumsum(dim=1) <= self.config.num_frames)
+        return embeds, t_mask
+
+    def _decode(self, **kwargs):
+        """The decoder stack (post final norm) with the experts routed by the caller."""
+        return self.llm.get_decoder()(**kwargs)
+
+    # ------------------------------------------------------------------ training forward
+    def forward(self, input_ids: torch.Tensor, cls_tokens: torch.Tensor, patch_tokens: torch.Tensor,
+                attention_mask: torch.Tensor | None = None, labels: torch.Tensor | None = None,
+                loc_windows: list[torch.Tensor] | None = None) -> VideoExpertOutput:
+        """input_ids (b, s) from `tokenize` (right-padded), features (b, n, d_v) and (b, n, p, d_v), labels
+        (b, s), and per sample a (num_locs, 2) tensor of normalised windows, one per [LOC] in its answer."""
+        visual = self.visual_tokens(cls_tokens, patch_tokens)
+        embeds, t_mask = self._embed(input_ids, visual)
+        with route_tokens(self.router, t_mask):
+            hidden = self._decode(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        logits = self.llm.get_output_embeddings()(hidden)
+        losses: dict[str, torch.Tensor] = {}
+        if labels is not None:
+            losses["text_loss"] = text_loss(logits, labels)
+        head_out = None
+        predicts_loc = torch.zeros_like(input_ids, dtype=torch.bool)
+        predicts_loc[:, :-1] = input_ids[:, 1:] == self.loc_token_id      # the state that predicts each [LOC]
+        if predicts_loc.any():
+            sample = predicts_loc.nonzero(as_tuple=True)[0]                # owner sample of each [LOC], in order
+            t_hidden = hidden[t_mask].view(hidden.shape[0], self.config.num_frames, -1)[sample]
+            head_out = self.head(t_hidden, hidden[predicts_loc])
+            if loc_windows is not None:
+                windows = torch.cat([w.reshape(-1, 2) for w in loc_windows]).to(hidden.device)
+                if windows.shape[0] != sample.shape[0]:
+                    raise ConfigError(f"{sample.shape[0]} [LOC] tokens in the batch but {windows.shape[0]} windows")
+                losses.update(grounding_losses(head_out, windows, self.config.loss))
+        loss = total_loss(losses, self.config.loss) if losses else None
+        return VideoExpertOutput(logits, loss, losses, head_out)
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def generate(self, features: VideoFeatures, prompt: str, answer_prefix: str = "", max_new_tokens: int = 128,
+                 temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None) -> GenerationOutput:
+        """Generate the assistant's reply after `answer_prefix` (teacher-forced), recording the final hidden state
+        of every position that predicts a [LOC]: inside the forced prefix and at each step that emits one."""
+        ids, _ = self.tokenize(prompt)
+        prefix_ids = self.encode_text(" " + answer_prefix) if answer_prefix else []
+        input_ids = torch.tensor([ids + prefix_ids], device=self.device)
+        visual = self.visual_tokens(features.cls_tokens[None].to(self.device), features.patch_tokens[None].to(self.device))
+        embeds, t_mask = self._embed(input_ids, visual)
+        with route_tokens(self.router, t_mask):
+            out = self._decode(inputs_embeds=embeds, use_cache=True)
+        hidden = out.last_hidden_state[0]                                     # (s, d)
+        t_hidden = hidden[t_mask[0]]
+        loc_states = [hidden[i] for i in range(len(ids) - 1, input_ids.shape[1] - 1)
+                      if input_ids[0, i + 1] == self.loc_token_id]
+        reply = list(prefix_ids)
+        last, past = hidden[-1], out.past_key_values
+        generator = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
+        stop = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id} - {None}
+        for _ in range(max_new_tokens):
+            logits = self.llm.get_output_embeddings()(last).float()
+            token = _sample(logits, temperature, top_p, generator)
+            if token in stop:
+                break
+            if token == self.loc_token_id:
+                loc_states.append(last)
+            reply.append(token)
+            out = self._decode(input_ids=torch.tensor([[token]], device=self.device), past_key_values=past,
+                               use_cache=True)                                # new tokens: spatial expert
+            last, past = out.last_hidden_state[0, -1], out.past_key_values
+        text = self.tokenizer.decode(reply, skip_special_tokens=False)
+        loc_hidden = torch.stack(loc_states) if loc_states else hidden.new_zeros(0, hidden.shape[-1])
+        return GenerationOutput(reply, text.strip(), loc_hidden, t_hidden)
+
+    @torch.no_grad()
+    def ground(self, t_hidden: torch.Tensor, loc_hidden: torch.Tensor) -> HeadOutput:
+        """Run the temporal head for each [LOC]: t_hidden (n, d), loc_hidden (num_locs, d)."""
+        return self.head(t_hidden[None].expand(loc_hidden.shape[0], -1, -1), loc_hidden)
+
+    def predict(self, video, task: str, query: str = "", options: list[str] | None = None, **kwargs):
+        """Answer one question about a video (path, `VideoClip` or cached `VideoFeatures`) as a `Prediction`."""
+        from .predict import predict
+        return predict(self, video, task, query, options, **kwargs)
+
+    # ------------------------------------------------------------------ training helpers
+    def trainable_parameters(self, stage: int) -> list[nn.Parameter]:
+        """Stage 1 trains the projector; stage 2 the experts, the head and the [LOC] embedding rows."""
+        self.requires_grad_(False)
+        if stage == 1:
+            params = list(self.projector.parameters())
+        elif stage == 2:
+            params = [p for n, p in self.llm.named_parameters() if ".lora_" in n] + list(self.head.parameters())
+            params += self._loc_rows_trainable()
+        else:
+            raise ConfigError(f"unknown training stage {stage}; expected 1 or 2")
+        for p in params:
+            p.requires_grad_(True)
+        return params
+
+    def _loc_rows_trainable(self) -> list[nn.Parameter]:
+        """Make the embedding matrices trainable with gradients masked to the [LOC] row only."""
+        params = []
+        for module in {self.llm.get_input_embeddings(), self.llm.get_output_embeddings()}:
+            weight = module.weight
+            if not getattr(weight, "_videoexpert_row_hook", False):
+                mask = torch.zeros(weight.shape[0], 1, dtype=weight.dtype, device=weight.device)
+                mask[self.loc_token_id] = 1
+                weight.register_hook(lambda grad, mask=mask: grad * mask)
+                weight._videoexpert_row_hook = True
+            params.append(weight)
+        return params
+
+
+def _sample(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None) -> int:
+    if temperature <= 0:
+        return int(logits.argmax())
+    probs = torch.softmax(logits / temperature, dim=-1).cpu()
+    if top_p < 1.0:
+        sorted_probs, order = probs.sort(descending=True)
+        keep = sorted_probs.cumsum(0) - sorted_probs < top_p
+        probs = torch.zeros_like(probs).scatter_(0, order[keep], sorted_probs[keep])
+    return int(torch.multinomial(probs / probs.sum(), 1, generator=generator))
+
+
+def _add_loc_token(tokenizer, llm: nn.Module, loc_token: str) -> int:
+    """Add [LOC] to the tokenizer and grow the embeddings if needed; returns its id."""
+    if loc_token not in tokenizer.get_vocab():
+        tokenizer.add_tokens([loc_token], special_tokens=True)
+    loc_id = tokenizer.convert_tokens_to_ids(loc_token)
+    if llm.get_input_embeddings().weight.shape[0] < len(tokenizer):
+        llm.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+    return int(loc_id)

@@ -1,0 +1,85 @@
+"""The four tasks of DESIGN.md §1 on top of `VideoExpert.generate` and the temporal head.
+
+Grounding and highlight detection teacher-force their fixed answer ("During [LOC].") and read the [LOC] state
+in the same forward pass: with a trained model this equals greedy decoding of the template, and it cannot fail
+to localise. Dense captions and QA answers are generated; a QA answer that ends without a [LOC] gets its
+evidence by forcing " During [LOC]." after the generated answer.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import prompts
+from .errors import InputError
+from .head import decode_spans
+from .result import TASKS, Prediction, Saliency, Segment
+
+if TYPE_CHECKING:
+    from .model import VideoExpert, VideoFeatures
+
+
+def predict(model: "VideoExpert", video, task: str, query: str = "", options: list[str] | None = None, *,
+            max_new_tokens: int = 128, temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None,
+            max_bytes: int | None = None, max_duration: float | None = None) -> Prediction:
+    from .model import VideoFeatures
+
+    if task not in TASKS:
+        raise InputError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    query = prompts.check_query(query, required=task != "captioning")
+    options = [o for o in (options or []) if o and o.strip()] or None
+    features: VideoFeatures = video if isinstance(video, VideoFeatures) else model.encode_video(
+        video if not isinstance(video, Path) else str(video), max_bytes=max_bytes, max_duration=max_duration)
+    timings = {k: v for k, v in features.timings_s.items()} if not isinstance(video, VideoFeatures) else {}
+    prompt = prompts.chat_prompt(prompts.question_for(task, query, options))
+    sampling = dict(temperature=temperature, top_p=top_p, seed=seed)
+
+    start = time.perf_counter()
+    if task in ("grounding", "highlight"):
+        gen = model.generate(features, prompt, answer_prefix=prompts.grounding_answer(), max_new_tokens=0)
+    else:
+        gen = model.generate(features, prompt, max_new_tokens=max_new_tokens, **sampling)
+        if task == "qa" and gen.loc_hidden.shape[0] == 0:
+            answer = prompts.answer_without_locs(gen.text) or gen.text
+            gen = model.generate(features, prompt, answer_prefix=f"{answer.rstrip('.')}. During [LOC].",
+                                 max_new_tokens=0)
+    timings["generate"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    duration, n = features.duration, features.num_frames
+    decoded = []
+    if gen.loc_hidden.shape[0]:
+        head = model.ground(gen.t_hidden, gen.loc_hidden)
+        cfg = model.config.head
+        decoded = [decode_spans(head.foreground[i], head.spans[i], cfg.nms_threshold, cfg.max_segments)
+                   for i in range(head.foreground.shape[0])]
+    timings["ground"] = time.perf_counter() - start
+
+    seconds = [[(s * duration, e * duration) for s, e in d.spans] for d in decoded]
+    text = prompts.render_locs(gen.text, [spans[0] for spans in seconds], model.config.loc_token)
+    choice = None
+    if task in ("grounding", "highlight"):
+        segments = [Segment(s, e, sc, query) for (s, e), sc in zip(seconds[0], decoded[0].scores)]
+    elif task == "captioning":
+        sentences = prompts.caption_sentences(gen.text, model.config.loc_token)
+        segments = sorted((Segment(seconds[i][0][0], seconds[i][0][1], decoded[i].scores[0],
+                                   sentences[i] if i < len(sentences) else "") for i in range(len(decoded))),
+                          key=lambda s: (s.start, s.end))
+    else:
+        answer = prompts.answer_without_locs(gen.text)
+        choice = prompts.parse_choice(answer, options) if options else None
+        segments = [Segment(seconds[0][0][0], seconds[0][0][1], decoded[0].scores[0], answer)] if decoded else []
+    curve = _saliency(decoded, n)
+    times = tuple((i + 1) / n * duration for i in range(n)) if curve else ()
+    return Prediction(task=task, query=query, duration=duration, num_frames=n, answer=gen.text, text=text,
+                      segments=tuple(segments), saliency=Saliency(times, tuple(curve)), model=model.name,
+                      timings_s=timings, choice=choice)
+
+
+def _saliency(decoded, n: int) -> list[float]:
+    """The foreground curve of the first [LOC]; for several (dense captions), their frame-wise maximum."""
+    if not decoded:
+        return []
+    return [max(d.saliency[i] for d in decoded) for i in range(n)]
