@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-import imageio_ffmpeg
-import numpy as np
 import pytest
 import torch
 
-FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
-
-
-def write_video(path: Path, frames: np.ndarray, fps: float = 10.0, codec: str = "libx264",
-                extra: list[str] | None = None) -> Path:
-    """Encode (t, h, w, 3) uint8 frames into a real video file with ffmpeg."""
-    t, h, w, _ = frames.shape
-    cmd = [FFMPEG, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-           "-r", str(fps), "-i", "-", "-c:v", codec, "-pix_fmt", "yuv420p", *(extra or []), str(path)]
-    subprocess.run(cmd, input=np.ascontiguousarray(frames).tobytes(), check=True)
-    return path
-
-
-def event_frames(num_frames: int, window: tuple[int, int], colour=(230, 40, 40), size: int = 64,
-                 background=(30, 30, 30)) -> np.ndarray:
-    """A plain background with a coloured square visible during frames [window[0], window[1])."""
-    frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
-    frames[:] = background
-    a, b = size // 4, 3 * size // 4
-    frames[window[0]:window[1], a:b, a:b] = colour
-    return frames
+from tests.media import event_frames, write_video
 
 
 @pytest.fixture(scope="session")

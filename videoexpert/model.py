@@ -278,6 +278,7 @@ class VideoExpert(nn.Module):
         params = []
         for module in {self.llm.get_input_embeddings(), self.llm.get_output_embeddings()}:
             weight = module.weight
+            weight.requires_grad_(True)
             if not getattr(weight, "_videoexpert_row_hook", False):
                 mask = torch.zeros(weight.shape[0], 1, dtype=weight.dtype, device=weight.device)
                 mask[self.loc_token_id] = 1

@@ -9,8 +9,7 @@ evidence by forcing " During [LOC]." after the generated answer.
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from . import prompts
 from .errors import InputError
@@ -23,19 +22,34 @@ if TYPE_CHECKING:
 
 def predict(model: "VideoExpert", video, task: str, query: str = "", options: list[str] | None = None, *,
             max_new_tokens: int = 128, temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None,
-            max_bytes: int | None = None, max_duration: float | None = None) -> Prediction:
+            max_bytes: int | None = None, max_duration: float | None = None,
+            progress: Callable[[str], None] | None = None) -> Prediction:
+    """`progress`, if given, is called with each stage name as it starts: "decoding" and "encoding" (only when
+    `video` is not already `VideoFeatures`), "reasoning" (LLM), "grounding" (temporal head)."""
     from .model import VideoFeatures
+
+    progress = progress or (lambda stage: None)
 
     if task not in TASKS:
         raise InputError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
     query = prompts.check_query(query, required=task != "captioning")
     options = [o for o in (options or []) if o and o.strip()] or None
-    features: VideoFeatures = video if isinstance(video, VideoFeatures) else model.encode_video(
-        video if not isinstance(video, Path) else str(video), max_bytes=max_bytes, max_duration=max_duration)
-    timings = {k: v for k, v in features.timings_s.items()} if not isinstance(video, VideoFeatures) else {}
+    timings: dict[str, float] = {}
+    if isinstance(video, VideoFeatures):
+        features = video
+    else:
+        progress("decoding")
+        start = time.perf_counter()
+        clip = model.read_video(video, max_bytes=max_bytes, max_duration=max_duration)
+        timings["decode"] = time.perf_counter() - start
+        progress("encoding")
+        start = time.perf_counter()
+        features = model.encode_video(clip)
+        timings["encode"] = time.perf_counter() - start
     prompt = prompts.chat_prompt(prompts.question_for(task, query, options))
     sampling = dict(temperature=temperature, top_p=top_p, seed=seed)
 
+    progress("reasoning")
     start = time.perf_counter()
     if task in ("grounding", "highlight"):
         gen = model.generate(features, prompt, answer_prefix=prompts.grounding_answer(), max_new_tokens=0)
@@ -47,6 +61,7 @@ def predict(model: "VideoExpert", video, task: str, query: str = "", options: li
                                  max_new_tokens=0)
     timings["generate"] = time.perf_counter() - start
 
+    progress("grounding")
     start = time.perf_counter()
     duration, n = features.duration, features.num_frames
     decoded = []

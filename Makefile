@@ -1,0 +1,27 @@
+# Two commands do everything on a fresh machine: `make run` (the app on the shipped demo model) and `make test`.
+# Both create a virtual environment in .venv with what is missing. torch/torchvision are pinned to builds that
+# lie on the project's machines; elsewhere override, e.g. `make test TORCH="torch torchvision"`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: install test test-fast run clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+test: install
+	$(PY) -m pytest
+
+run: install
+	$(PY) app.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache artifacts
