@@ -1,5 +1,6 @@
 """VideoExpert: a video LLM for temporal-sensitive tasks (grounding, highlights, dense captions, grounded QA)."""
 
+from .checkpoint import default_model_source, load_model
 from .config import (CompressConfig, ExpertConfig, HeadConfig, LLMConfig, LossConfig, ModelConfig, VisionConfig,
                      get_preset, list_presets)
 from .errors import CheckpointError, ConfigError, InputError, ResultSchemaError, VideoDecodeError, VideoExpertError
@@ -10,7 +11,7 @@ from .video import VideoClip, VideoInfo, probe_video, read_video
 __version__ = "0.1.0"
 
 __all__ = [
-    "VideoExpert", "VideoExpertOutput", "VideoFeatures", "GenerationOutput",
+    "VideoExpert", "load_model", "default_model_source", "VideoExpertOutput", "VideoFeatures", "GenerationOutput",
     "ModelConfig", "VisionConfig", "CompressConfig", "ExpertConfig", "HeadConfig", "LossConfig", "LLMConfig",
     "get_preset", "list_presets",
     "Prediction", "Segment", "Saliency", "TASKS",

@@ -16,6 +16,7 @@ Backbones referenced by hub id or path (CLIP ViT-L/14, Vicuna-7B) are not copied
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .config import ModelConfig, get_preset
+from .config import ModelConfig, get_preset, list_presets
 from .errors import CheckpointError
 from .vision import VisionTower
 
@@ -140,3 +141,31 @@ def load_weights(model: "VideoExpert", file: str | Path) -> None:
         loc = model.loc_token_id
         model.llm.get_input_embeddings().weight[loc] = state["loc_embedding.input"][0]
         model.llm.get_output_embeddings().weight[loc] = state["loc_embedding.output"][0]
+
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "checkpoints" / "videoexpert-demo"
+
+
+def default_model_source(model: str | None = None) -> str:
+    """`model`, else $VIDEOEXPERT_MODEL, else the shipped demo model (checkpoints/videoexpert-demo)."""
+    source = model or os.environ.get("VIDEOEXPERT_MODEL")
+    if source:
+        return source
+    if (DEFAULT_MODEL_DIR / CONFIG_NAME).is_file():
+        return str(DEFAULT_MODEL_DIR)
+    raise CheckpointError("no model given and no demo model in checkpoints/videoexpert-demo: pass a saved model "
+                          "directory or a preset name (e.g. 'tiny', random weights), or set VIDEOEXPERT_MODEL")
+
+
+def load_model(source: str | None = None, device=None, dtype: torch.dtype | None = None) -> "VideoExpert":
+    """A saved model directory, or a preset name (random initialisation, with a warning); None = the default."""
+    from .model import VideoExpert
+
+    source = default_model_source(source)
+    if Path(source).is_dir():
+        return VideoExpert.from_pretrained(source, device=device, dtype=dtype)
+    if source in list_presets():
+        logger.warning("building preset %r with RANDOM weights: its answers are meaningless until trained", source)
+        return VideoExpert.from_config(source, device=device, dtype=dtype)
+    raise CheckpointError(f"model {source!r} is neither a saved VideoExpert directory nor a preset "
+                          f"({', '.join(list_presets())})")

@@ -5,49 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
 logger = logging.getLogger("videoexpert")
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "checkpoints" / "videoexpert-demo"
 
 
 def setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
-
-def resolve_model_source(model: str | None) -> str:
-    """--model, else $VIDEOEXPERT_MODEL, else the shipped demo model."""
-    source = model or os.environ.get("VIDEOEXPERT_MODEL")
-    if source:
-        return source
-    if (DEFAULT_MODEL_DIR / "config.json").is_file():
-        return str(DEFAULT_MODEL_DIR)
-    raise SystemExit("no model given: pass --model PATH (a saved VideoExpert) or --model tiny (a preset with random "
-                     "weights), or set VIDEOEXPERT_MODEL")
-
-
-def load_model(source: str, device: str | None = None):
-    """A saved model directory, or a preset name (random initialisation, with a warning)."""
-    from . import VideoExpert, list_presets
-
-    if Path(source).is_dir():
-        return VideoExpert.from_pretrained(source, device=device)
-    if source in list_presets():
-        logger.warning("building preset %r with RANDOM weights: its answers are meaningless until trained", source)
-        return VideoExpert.from_config(source, device=device)
-    raise SystemExit(f"model {source!r} is neither a saved VideoExpert directory nor a preset "
-                     f"({', '.join(list_presets())})")
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
-    from . import VideoExpertError
+    from . import VideoExpertError, load_model
 
-    model = load_model(resolve_model_source(args.model), args.device)
     try:
+        model = load_model(args.model, args.device)
         prediction = model.predict(args.video, args.task, args.query or "", args.options,
                                    max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed)
     except VideoExpertError as e:
