@@ -90,3 +90,15 @@ def test_text_loss_ignores_masked_tokens():
     labels = torch.tensor([[-100, 2, -100]])
     assert text_loss(logits, labels).item() == pytest.approx(
         -torch.log_softmax(logits[0, 0], -1)[2].item(), rel=1e-5)
+
+
+def test_several_windows_per_loc():
+    from videoexpert.loss import foreground_targets
+    nan = float("nan")
+    windows = torch.tensor([[[0.1, 0.2], [0.6, 0.7]], [[0.35, 0.55], [nan, nan]]])   # t = 0.1 ... 1.0
+    fg, target = foreground_targets(windows, 10)
+    assert fg[0].nonzero().flatten().tolist() == [0, 1, 5, 6]
+    assert fg[1].nonzero().flatten().tolist() == [3, 4]
+    torch.testing.assert_close(target[0, 1], torch.tensor([0.1, 0.2]))
+    torch.testing.assert_close(target[0, 6], torch.tensor([0.6, 0.7]))
+    torch.testing.assert_close(target[1, 4], torch.tensor([0.35, 0.55]))

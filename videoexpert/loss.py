@@ -17,20 +17,33 @@ from .config import LossConfig
 from .head import HeadOutput, frame_times
 
 
-def foreground_mask(windows: torch.Tensor, num_frames: int) -> torch.Tensor:
-    """(b_loc, 2) normalised windows -> (b_loc, n) bool, frame i foreground iff s <= t_i <= e.
+def foreground_targets(windows: torch.Tensor, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Foreground mask (b_loc, n) and span target (b_loc, n, 2) of every [LOC].
 
-    A window shorter than the frame spacing may contain no t_i; the official code then divides by zero. We mark
-    the frame nearest the window's centre instead, so every [LOC] has at least one positive.
+    `windows` is (b_loc, 2), or (b_loc, K, 2) for a [LOC] with several ground-truth windows (QVHighlights, NExT-GQA),
+    padded with NaN rows. Frame i is foreground iff s <= t_i <= e for some window, and its target is the first window
+    that contains it (official rule). A window shorter than the frame spacing may contain no t_i, and the official
+    code then divides by zero; we mark the frame nearest the first window's centre instead, so every [LOC] has a
+    positive.
     """
+    if windows.dim() == 2:
+        windows = windows[:, None]
     t = frame_times(num_frames, device=windows.device, dtype=windows.dtype)
-    fg = (t[None] >= windows[:, :1]) & (t[None] <= windows[:, 1:])
+    valid = ~torch.isnan(windows[..., 0])                                                   # (b_loc, K)
+    contains = (t >= windows[..., :1]) & (t <= windows[..., 1:]) & valid[..., None]         # (b_loc, K, n)
+    fg = contains.any(dim=1)
+    first = contains.int().argmax(dim=1)                                                    # (b_loc, n)
+    target = windows.gather(1, first[..., None].expand(-1, -1, 2))                          # (b_loc, n, 2)
     empty = ~fg.any(dim=1)
     if empty.any():
-        centre = windows[empty].mean(dim=1, keepdim=True)
+        centre = windows[empty, 0].mean(dim=1, keepdim=True)
         nearest = (t[None] - centre).abs().argmin(dim=1)
         fg[empty.nonzero(as_tuple=True)[0], nearest] = True
-    return fg
+    return fg, target
+
+
+def foreground_mask(windows: torch.Tensor, num_frames: int) -> torch.Tensor:
+    return foreground_targets(windows, num_frames)[0]
 
 
 def generalized_iou_1d(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -43,14 +56,13 @@ def generalized_iou_1d(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor
 
 
 def grounding_losses(head: HeadOutput, windows: torch.Tensor, config: LossConfig) -> dict[str, torch.Tensor]:
-    """Indicator BCE, span SmoothL1 and GIoU for every [LOC]; `windows` (b_loc, 2) in normalised time."""
-    windows = windows.to(head.spans.dtype)
-    fg = foreground_mask(windows, head.foreground.shape[1])
+    """Indicator BCE, span SmoothL1 and GIoU for every [LOC]; `windows` (b_loc, [K,] 2) in normalised time."""
+    fg, targets = foreground_targets(windows.to(head.spans.dtype), head.foreground.shape[1])
     weight = torch.where(fg, 1.0, config.background_weight).to(head.foreground.dtype)
     bce = F.binary_cross_entropy(head.foreground, fg.to(head.foreground.dtype), weight=weight, reduction="sum")
     bce = bce / fg.numel()
     pred = head.spans[fg]                                        # (num_fg, 2)
-    target = windows[:, None].expand_as(head.spans)[fg]          # (num_fg, 2)
+    target = targets[fg]                                         # (num_fg, 2)
     num_fg = fg.sum().clamp(min=1)
     l1 = F.smooth_l1_loss(pred, target, reduction="sum", beta=1.0) / num_fg
     giou = (1.0 - generalized_iou_1d(pred, target)).sum() / num_fg

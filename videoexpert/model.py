@@ -188,7 +188,8 @@ class VideoExpert(nn.Module):
                 attention_mask: torch.Tensor | None = None, labels: torch.Tensor | None = None,
                 loc_windows: list[torch.Tensor] | None = None) -> VideoExpertOutput:
         """input_ids (b, s) from `tokenize` (right-padded), features (b, n, d_v) and (b, n, p, d_v), labels
-        (b, s), and per sample a (num_locs, 2) tensor of normalised windows, one per [LOC] in its answer."""
+        (b, s), and per sample a (num_locs, 2) tensor of normalised windows, one per [LOC] in its answer (or
+        (num_locs, K, 2) with NaN padding for [LOC]s that have several ground-truth windows)."""
         visual = self.visual_tokens(cls_tokens, patch_tokens)
         embeds, t_mask = self._embed(input_ids, visual)
         with route_tokens(self.router, t_mask):
@@ -205,7 +206,7 @@ class VideoExpert(nn.Module):
             t_hidden = hidden[t_mask].view(hidden.shape[0], self.config.num_frames, -1)[sample]
             head_out = self.head(t_hidden, hidden[predicts_loc])
             if loc_windows is not None:
-                windows = torch.cat([w.reshape(-1, 2) for w in loc_windows]).to(hidden.device)
+                windows = pad_windows(loc_windows).to(hidden.device)
                 if windows.shape[0] != sample.shape[0]:
                     raise ConfigError(f"{sample.shape[0]} [LOC] tokens in the batch but {windows.shape[0]} windows")
                 losses.update(grounding_losses(head_out, windows, self.config.loss))
@@ -286,6 +287,14 @@ class VideoExpert(nn.Module):
                 weight._videoexpert_row_hook = True
             params.append(weight)
         return params
+
+
+def pad_windows(loc_windows: list[torch.Tensor]) -> torch.Tensor:
+    """Concatenate per-sample (num_locs, [K,] 2) windows into (total_locs, K_max, 2), padding with NaN rows."""
+    rows = [w.reshape(w.shape[0], -1, 2) if w.numel() else w.reshape(0, 1, 2) for w in loc_windows]
+    k = max(r.shape[1] for r in rows)
+    padded = [torch.cat([r, r.new_full((r.shape[0], k - r.shape[1], 2), float("nan"))], dim=1) for r in rows]
+    return torch.cat(padded)
 
 
 def _sample(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None) -> int:

@@ -22,17 +22,29 @@ class Example:
     labels: list[int]
     cls_tokens: torch.Tensor       # (n, d_v)
     patch_tokens: torch.Tensor     # (n, p, d_v)
-    windows: torch.Tensor          # (num_locs, 2) normalised [start, end] per [LOC], in answer order
+    windows: torch.Tensor          # (num_locs, K, 2) normalised windows per [LOC], in answer order (NaN-padded)
 
 
 def make_example(model: "VideoExpert", cls_tokens: torch.Tensor, patch_tokens: torch.Tensor, question: str,
-                 answer: str, windows: list[tuple[float, float]]) -> Example:
-    """Tokenize a conversation; `windows` are normalised to [0, 1], one per [LOC] in `answer`."""
+                 answer: str, windows: list) -> Example:
+    """Tokenize a conversation; `windows` are normalised to [0, 1], one per [LOC] in `answer`: a (start, end) pair,
+    or a list of pairs when a [LOC] has several ground-truth windows."""
     num_locs = answer.count(model.config.loc_token)
     if num_locs != len(windows):
         raise ConfigError(f"answer has {num_locs} [LOC] but {len(windows)} windows were given: {answer!r}")
     ids, labels = model.tokenize(chat_prompt(question), answer)
-    return Example(ids, labels, cls_tokens, patch_tokens, torch.tensor(windows, dtype=torch.float32).reshape(-1, 2))
+    return Example(ids, labels, cls_tokens, patch_tokens, windows_tensor(windows))
+
+
+def windows_tensor(windows: list) -> torch.Tensor:
+    """[(s, e) or [(s, e), ...] per [LOC]] -> (num_locs, K, 2), NaN-padded."""
+    per_loc = [[tuple(w)] if len(w) == 2 and not isinstance(w[0], (list, tuple)) else [tuple(x) for x in w]
+               for w in windows]
+    k = max((len(w) for w in per_loc), default=1)
+    out = torch.full((len(per_loc), k, 2), float("nan"))
+    for i, w in enumerate(per_loc):
+        out[i, : len(w)] = torch.tensor(w, dtype=torch.float32)
+    return out
 
 
 def collate(examples: list[Example], pad_token_id: int) -> dict:
