@@ -53,6 +53,28 @@ def cmd_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train import TrainConfig, train
+
+    cfg = TrainConfig.from_json(args.config, args.set or [])
+    final = train(cfg)
+    logger.info("final model saved to %s", final)
+    return 0
+
+
+def cmd_extract_features(args: argparse.Namespace) -> int:
+    from . import load_model
+    from .data.features import VIDEO_SUFFIXES, extract_features
+
+    videos = sorted(p for p in Path(args.videos).rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+    if not videos:
+        logger.error("no videos (%s) found under %s", ", ".join(VIDEO_SUFFIXES), args.videos)
+        return 2
+    counts = extract_features(load_model(args.model, args.device), videos, args.out, overwrite=args.overwrite)
+    logger.info("features: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0 if counts["failed"] == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m videoexpert",
@@ -86,6 +108,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_create)
+
+    p = sub.add_parser("train", help="train stage 1 (projector) or stage 2 (experts, head) with accelerate",
+                       description="Train VideoExpert. Run under `accelerate launch -m videoexpert train ...` for "
+                                   "several GPUs or DeepSpeed; resumes from the latest checkpoint in output_dir.")
+    p.add_argument("--config", help="training config JSON (see configs/train/); fields: stage, model, data[], "
+                                    "output_dir, max_steps, batch_size, grad_accum, lr, mixed_precision, ...")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config field, e.g. --set lr=2e-5 --set stage=1 (repeatable)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("extract-features", help="encode every video of a folder once for training",
+                       description="Write <video_id>.safetensors (CLS + patch tokens, fp16, duration) per video; "
+                                   "skips files already written.")
+    p.add_argument("--videos", required=True, help="folder searched recursively for videos")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--model", help="model whose vision tower encodes (dir or preset; default as for predict)")
+    p.add_argument("--device", help="torch device")
+    p.add_argument("--overwrite", action="store_true", help="re-encode videos that already have features")
+    p.set_defaults(func=cmd_extract_features)
 
     try:  # the evaluation suite registers `eval` and `infer`
         from .eval.cli import add_subcommands
