@@ -128,12 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="re-encode videos that already have features")
     p.set_defaults(func=cmd_extract_features)
 
-    try:  # the evaluation suite registers `eval` and `infer`
-        from .eval.cli import add_subcommands
-    except ImportError:
-        pass
-    else:
-        add_subcommands(sub)
+    from .eval.cli import add_subcommands  # `eval` and `infer`
+    add_subcommands(sub)
     return parser
 
 

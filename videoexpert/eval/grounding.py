@@ -1,0 +1,84 @@
+"""Temporal grounding metrics (Charades-STA): R1@{0.3, 0.5, 0.7} and mIoU of the top-1 window.
+
+Two protocols, because published tables use both and they differ by up to a point:
+
+* ``"seconds"`` (default): IoU of the first predicted window against the GT window, in seconds, compared
+  with ``>=`` t unrounded. This is what moment_detr/UniVTG (``IoU >= t``) and TimeChat's ``eval_tvg.py``
+  (first window, missing prediction = miss) compute.
+* ``"vtimellm"``: VTimeLLM's ``eval.py``: both windows divided by the video duration, the IoU rounded with
+  ``round(iou, 2)`` and then compared with ``>=`` m. Rounding lifts e.g. 0.695 to 0.7, so R1@0.7 is higher.
+  Predictions are not quantised to whole percentages (VTimeLLM's two-digit output format); our model
+  emits seconds.
+
+Both use IoU = inter / (max(ends) - min(starts)), i.e. 0 when the windows do not overlap; a point
+prediction (start == end) has IoU 0. mIoU is the mean IoU x 100. Missing predictions score IoU 0 in both
+(TimeChat; VTimeLLM gives 0 to an unparseable answer). 2D-TAN's strict ``>`` after NMS is not offered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ..errors import InputError
+from .annotations import GroundingQuery, Span
+
+THRESHOLDS = (0.3, 0.5, 0.7)
+PROTOCOLS = ("seconds", "vtimellm")
+
+
+def temporal_iou(pred: Span, gt: Span) -> float:
+    """inter / (max(ends) - min(starts)); equals the true IoU when the windows overlap, else 0."""
+    inter = max(0.0, min(pred[1], gt[1]) - max(pred[0], gt[0]))
+    union = max(pred[1], gt[1]) - min(pred[0], gt[0])
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass
+class GroundingMetrics:
+    """R1@t and mIoU in percent (unrounded), plus how many queries were scored."""
+
+    protocol: str
+    recall: dict[float, float]           # threshold -> R1@t in %
+    miou: float                          # mean IoU in %
+    num_queries: int
+    num_predicted: int
+    ious: list[float] = field(default_factory=list, repr=False)   # per query, annotation order
+
+    def to_dict(self) -> dict[str, float | int | str]:
+        out: dict[str, float | int | str] = {f"R1@{t}": v for t, v in self.recall.items()}
+        out["mIoU"] = self.miou
+        out.update(protocol=self.protocol, num_queries=self.num_queries, num_predicted=self.num_predicted)
+        return out
+
+
+def query_iou(query: GroundingQuery, pred: Span | None, protocol: str = "seconds") -> float:
+    """The IoU one query contributes under `protocol` (0 for a missing prediction)."""
+    if pred is None:
+        return 0.0
+    gt = (query.start, query.end)
+    if protocol == "seconds":
+        return temporal_iou(pred, gt)
+    if protocol == "vtimellm":
+        if not query.duration:
+            raise InputError(f"query {query.id} has no video duration; the vtimellm protocol needs one "
+                             "(pass the Charades_v1_*.csv or use the jsonl annotations)")
+        d = query.duration
+        return round(temporal_iou((pred[0] / d, pred[1] / d), (gt[0] / d, gt[1] / d)), 2)
+    raise InputError(f"unknown grounding protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+
+
+def evaluate_grounding(queries: Sequence[GroundingQuery], predictions: Mapping[str, Span | None],
+                       protocol: str = "seconds",
+                       thresholds: Sequence[float] = THRESHOLDS) -> GroundingMetrics:
+    """Score the top-1 window of each query; `predictions` maps query id -> (start, end) or None."""
+    if not queries:
+        raise InputError("no grounding queries to evaluate")
+    ious = [query_iou(q, predictions.get(q.id), protocol) for q in queries]
+    n = len(ious)
+    recall = {t: 100.0 * sum(iou >= t for iou in ious) / n for t in thresholds}
+    return GroundingMetrics(protocol, recall, 100.0 * sum(ious) / n, n,
+                            sum(predictions.get(q.id) is not None for q in queries), ious)
+
+
+__all__ = ["THRESHOLDS", "PROTOCOLS", "temporal_iou", "query_iou", "GroundingMetrics", "evaluate_grounding"]
