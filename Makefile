@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install test test-fast run clean
+.PHONY: install browser test run bench demo clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,20 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 
 install: $(VENV)/.installed
 
-test: install
+# Debian chromium + playwright-core for the real-browser test (idempotent; needs apt as root and npm)
+browser:
+	bash scripts/install-browser.sh
+
+test: install browser
 	$(PY) -m pytest
+
+bench: install
+	$(PY) bench/bench_compress.py
+	$(PY) bench/bench_app.py
+
+# Rebuild the shipped demo model from its seed (about an hour on a 2-core CPU)
+demo: install
+	$(PY) -m videoexpert.demo build --out checkpoints/videoexpert-demo --work-dir runs/demo --assets assets
 
 run: install
 	$(PY) app.py

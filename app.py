@@ -1,0 +1,136 @@
+"""VideoExpert Studio: the Gradio app (also the Hugging Face Space entry point).
+
+    python app.py                                  the shipped demo model, or the untrained tiny preset
+    python app.py --model checkpoints/my-model --profile cuda --port 7860
+    VIDEOEXPERT_MODEL=... VIDEOEXPERT_PROFILE=cpu python app.py     (Spaces: set these as Space variables)
+
+Every flag has an environment variable (shown in --help); flags win. The app only uses the package's public API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+
+import torch
+
+from videoexpert import CheckpointError, default_model_source, list_presets, load_model
+
+logger = logging.getLogger("videoexpert.app")
+
+FALLBACK_PRESET = "tiny"
+# profile -> (device, dtype); DESIGN.md §3. The cuda profile's 4-bit LLM needs a quantised load_model option.
+PROFILES = {"cpu": ("cpu", torch.float32), "cuda": ("cuda", torch.float16), "cuda-bf16": ("cuda", torch.bfloat16)}
+
+
+def parse_size(text: str | int | None) -> int | None:
+    """'500mb', '2 GB', '1048576' -> bytes; '0', 'none' or '' -> no limit."""
+    if text is None or str(text).strip().lower() in ("", "0", "none"):
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*", str(text).lower())
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 500mb, 2gb or a number of bytes)")
+    unit = (match.group(2) or "b").rstrip("ib") or "b"
+    return int(float(match.group(1)) * 1024 ** "bkmgt".index(unit))
+
+
+def parse_duration(text: str | float | None) -> float | None:
+    """Seconds; '0' or 'none' -> no limit."""
+    if text is None or str(text).strip().lower() in ("", "0", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"the duration limit must be positive, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    p = argparse.ArgumentParser(prog="app.py", description="VideoExpert Studio: ask a video when something happens.",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", default=None,
+                   help="saved model directory or preset name (env VIDEOEXPERT_MODEL; default: "
+                        f"checkpoints/videoexpert-demo, else the untrained '{FALLBACK_PRESET}' preset)")
+    p.add_argument("--profile", default=env("VIDEOEXPERT_PROFILE", "auto"), choices=["auto", *PROFILES],
+                   help="runtime profile (env VIDEOEXPERT_PROFILE); auto = cuda when a GPU is visible, else cpu")
+    p.add_argument("--host", default=env("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="address to listen on (env GRADIO_SERVER_NAME; 0.0.0.0 to serve the network)")
+    p.add_argument("--port", type=int, default=int(env("GRADIO_SERVER_PORT", "7860")),
+                   help="port (env GRADIO_SERVER_PORT)")
+    p.add_argument("--max-duration", type=parse_duration, default=env("VIDEOEXPERT_MAX_DURATION", "600"),
+                   help="longest accepted video in seconds, 0 = no limit (env VIDEOEXPERT_MAX_DURATION)")
+    p.add_argument("--max-file-size", type=parse_size, default=env("VIDEOEXPERT_MAX_FILE_SIZE", "500mb"),
+                   help="largest accepted upload, e.g. 500mb, 0 = no limit (env VIDEOEXPERT_MAX_FILE_SIZE)")
+    p.add_argument("--cache-size", type=int, default=int(env("VIDEOEXPERT_CACHE_SIZE", "8")),
+                   help="encoded videos kept in memory, LRU (env VIDEOEXPERT_CACHE_SIZE)")
+    p.add_argument("--queue-size", type=int, default=int(env("VIDEOEXPERT_QUEUE_SIZE", "16")),
+                   help="requests allowed to wait for the model (env VIDEOEXPERT_QUEUE_SIZE)")
+    p.add_argument("--examples", default=env("VIDEOEXPERT_EXAMPLES", "assets"),
+                   help="folder of example videos shown under the player (env VIDEOEXPERT_EXAMPLES)")
+    p.add_argument("--share", action="store_true", help="also open a public Gradio share link")
+    p.add_argument("--log-level", default=env("VIDEOEXPERT_LOG_LEVEL", "INFO"), help="DEBUG, INFO, WARNING")
+    return p
+
+
+def resolve_profile(profile: str) -> str:
+    if profile == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if PROFILES[profile][0] == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--profile {profile} needs a CUDA GPU, and none is visible; use --profile cpu")
+    return profile
+
+
+def load(source: str | None, profile: str):
+    """(model, source, untrained): the given model, else the default one, else the untrained tiny preset."""
+    device, dtype = PROFILES[profile]
+    if source is None:
+        try:
+            source = default_model_source()
+        except CheckpointError:
+            logger.warning("no trained model found (checkpoints/videoexpert-demo, $VIDEOEXPERT_MODEL): "
+                           "falling back to the untrained %r preset", FALLBACK_PRESET)
+            source = FALLBACK_PRESET
+    untrained = source in list_presets()
+    return load_model(source, device=device, dtype=dtype), source, untrained
+
+
+def create_app(argv: list[str] | None = None, model=None):
+    """(demo, launch kwargs) from command-line arguments; `model` skips loading (tests pass a loaded one)."""
+    from ui import Limits, ModelInfo, Studio, build_demo, launch_options
+    from videoexpert.cache import FeatureCache
+
+    args = build_parser().parse_args(argv)
+    profile = resolve_profile(args.profile)
+    if model is None:
+        model, source, untrained = load(args.model, profile)
+    else:
+        source, untrained = args.model or model.name, (args.model or "") in list_presets()
+    info = ModelInfo(name=model.name, description=model.config.description, device=str(model.device),
+                     profile=profile, num_frames=model.config.num_frames, source=source, untrained=untrained)
+    studio = Studio(model, info, limits=Limits(args.max_duration, args.max_file_size),
+                    cache=FeatureCache(args.cache_size), extra_roots=[args.examples])
+    demo = build_demo(studio, examples_dir=args.examples, queue_size=args.queue_size)
+    launch = dict(server_name=args.host, server_port=args.port, share=args.share or None,
+                  max_file_size=args.max_file_size, **launch_options())
+    logger.info("model %s on %s (%s profile)%s", model.name, model.device, profile,
+                " UNTRAINED" if untrained else "")
+    return demo, launch
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    demo, launch = create_app(argv)
+    demo.launch(**launch)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
