@@ -15,15 +15,14 @@ import os
 import re
 import sys
 
-import torch
 
-from videoexpert import CheckpointError, default_model_source, list_presets, load_model
+from videoexpert import CheckpointError, ConfigError, default_model_source, list_presets, load_model
+from videoexpert.runtime import select_profile
 
 logger = logging.getLogger("videoexpert.app")
 
 FALLBACK_PRESET = "tiny"
-# profile -> (device, dtype); DESIGN.md §3. The cuda profile's 4-bit LLM needs a quantised load_model option.
-PROFILES = {"cpu": ("cpu", torch.float32), "cuda": ("cuda", torch.float16), "cuda-bf16": ("cuda", torch.bfloat16)}
+PROFILES = ("cuda", "cuda-bf16", "cpu")   # DESIGN.md §3, implemented by videoexpert.runtime
 
 
 def parse_size(text: str | int | None) -> int | None:
@@ -79,16 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_profile(profile: str) -> str:
-    if profile == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if PROFILES[profile][0] == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"--profile {profile} needs a CUDA GPU, and none is visible; use --profile cpu")
-    return profile
+    try:
+        return select_profile(profile).name
+    except ConfigError as e:
+        raise SystemExit(f"--profile {profile}: {e}") from None
 
 
 def load(source: str | None, profile: str):
     """(model, source, untrained): the given model, else the default one, else the untrained tiny preset."""
-    device, dtype = PROFILES[profile]
     if source is None:
         try:
             source = default_model_source()
@@ -97,7 +94,7 @@ def load(source: str | None, profile: str):
                            "falling back to the untrained %r preset", FALLBACK_PRESET)
             source = FALLBACK_PRESET
     untrained = source in list_presets()
-    return load_model(source, device=device, dtype=dtype), source, untrained
+    return load_model(source, profile=profile), source, untrained
 
 
 def create_app(argv: list[str] | None = None, model=None):

@@ -15,6 +15,7 @@ Backbones referenced by hub id or path (CLIP ViT-L/14, Vicuna-7B) are not copied
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -25,7 +26,9 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from .config import ModelConfig, get_preset, list_presets
+from .runtime import PROFILES, RuntimeProfile, select_profile, warn_if_large_on_cpu
 from .errors import CheckpointError
+from .hub import resolve_repo
 from .vision import VisionTower
 
 if TYPE_CHECKING:
@@ -44,36 +47,40 @@ def get_config(config: ModelConfig | str) -> ModelConfig:
     return get_preset(config) if isinstance(config, str) else config
 
 
-def build_backbones(config: ModelConfig, base_dir: str | Path | None = None, dtype: torch.dtype | None = None):
-    """(vision tower, LLM, tokenizer) from the config: loaded from their sources, or random from arch configs."""
+def build_backbones(config: ModelConfig, base_dir: str | Path | None = None, profile: RuntimeProfile = PROFILES["cpu"]):
+    """(vision tower, LLM, tokenizer) from the config, placed and typed by `profile`: loaded from their sources
+    (local path or Hub id), or random from their architecture configs (tiny models)."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    vision = VisionTower.from_config(config.vision, base_dir=base_dir)
+    vision = VisionTower.from_config(config.vision, base_dir=base_dir).to(profile.device, profile.vision_dtype)
     llm_cfg = config.llm
     if llm_cfg.name_or_path is not None:
-        source = _local_or_hub(llm_cfg.name_or_path, base_dir)
+        source = resolve_repo(llm_cfg.name_or_path, base_dir)
+        tokenizer_source = resolve_repo(llm_cfg.tokenizer, base_dir) if llm_cfg.tokenizer else source
+        kwargs: dict = {"dtype": profile.llm_dtype}
+        if profile.load_in_4bit:
+            kwargs.update(quantization_config=profile.quantization_config(), device_map={"": profile.device})
         try:
-            tokenizer = AutoTokenizer.from_pretrained(_local_or_hub(llm_cfg.tokenizer or llm_cfg.name_or_path, base_dir))
-            llm = AutoModelForCausalLM.from_pretrained(source, dtype=dtype or torch.float32)
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
+            llm = AutoModelForCausalLM.from_pretrained(source, **kwargs)
         except OSError as e:
             raise CheckpointError(f"cannot load the LLM {source!r}: {e}") from e
+        if not profile.load_in_4bit:
+            llm.to(profile.device)
     else:
         from .tokenizer import train_tokenizer
         arch = dict(llm_cfg.arch_config)
         tokenizer = train_tokenizer(vocab_size=int(arch.get("vocab_size", 512)))
         arch.update(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
                     eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-        llm = AutoModelForCausalLM.from_config(AutoConfig.for_model(**arch), dtype=dtype or torch.float32)
+        if profile.load_in_4bit:
+            logger.warning("a randomly initialised LLM is not quantised: running it in %s", profile.llm_dtype)
+        llm = AutoModelForCausalLM.from_config(AutoConfig.for_model(**arch), dtype=profile.llm_dtype).to(profile.device)
     if tokenizer.pad_token is None:  # LLaMA tokenizers ship none; the official code pads with unk
         tokenizer.pad_token = tokenizer.unk_token
     llm.eval()
+    warn_if_large_on_cpu(profile, sum(p.numel() for p in llm.parameters()))
     return vision, llm, tokenizer
-
-
-def _local_or_hub(source: str, base_dir: str | Path | None) -> str:
-    if base_dir is not None and (Path(base_dir) / source).exists():
-        return str(Path(base_dir) / source)
-    return source
 
 
 def trainable_state_dict(model: "VideoExpert") -> dict[str, torch.Tensor]:
@@ -108,15 +115,25 @@ def save_pretrained(model: "VideoExpert", path: str | Path, include_backbones: b
     logger.info("saved %s to %s", config.name, path)
 
 
-def load_pretrained(cls, path: str | Path, device=None, dtype: torch.dtype | None = None) -> "VideoExpert":
+def load_pretrained(cls, path: str | Path, profile: RuntimeProfile) -> "VideoExpert":
     path = Path(path)
     if not (path / CONFIG_NAME).is_file() or not (path / WEIGHTS_NAME).is_file():
         raise CheckpointError(f"{path} is not a VideoExpert checkpoint: it needs {CONFIG_NAME} and {WEIGHTS_NAME}")
     config = ModelConfig.from_json(path / CONFIG_NAME)
-    vision, llm, tokenizer = build_backbones(config, base_dir=path, dtype=dtype)
-    model = cls(config, vision, llm, tokenizer)
+    vision, llm, tokenizer = build_backbones(config, base_dir=path, profile=profile)
+    model = cls(config, vision, llm, tokenizer, adapter_dtype=profile.adapter_dtype)
     load_weights(model, path / WEIGHTS_NAME)
-    return model.to(device) if device is not None else model
+    return model
+
+
+def resolve_profile(profile: str | RuntimeProfile | None = None, device: str | None = None) -> RuntimeProfile:
+    """A profile by name (default "auto"), or from a device: "cpu" -> cpu, "cuda[:i]" -> the GPU profile on it."""
+    if profile is None and device is not None:
+        profile = "cpu" if str(device) == "cpu" else "auto"
+    resolved = select_profile(profile or "auto")
+    if device is not None and str(device) != "cpu" and resolved.device == "cuda":
+        resolved = dataclasses.replace(resolved, device=str(device))
+    return resolved
 
 
 def load_weights(model: "VideoExpert", file: str | Path) -> None:
@@ -126,7 +143,9 @@ def load_weights(model: "VideoExpert", file: str | Path) -> None:
         if (f.metadata() or {}).get("format") != FORMAT:
             raise CheckpointError(f"{file} was not written by VideoExpert.save_pretrained")
         state = {k: f.get_tensor(k) for k in f.keys()}
-    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    optional = {"embeddings.input", "embeddings.output"}  # full matrices, when trained (converted official release)
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected) - optional)
     wrong = [k for k in set(expected) & set(state) if expected[k].shape != state[k].shape]
     if missing or unexpected or wrong:
         raise CheckpointError(f"{file} does not fit this architecture: {len(missing)} missing {missing[:5]}, "
@@ -138,6 +157,12 @@ def load_weights(model: "VideoExpert", file: str | Path) -> None:
         result = model.llm.load_state_dict(llm_state, strict=False)
         if result.unexpected_keys:
             raise CheckpointError(f"unexpected expert weights: {result.unexpected_keys[:5]}")
+        for key, module in (("embeddings.input", model.llm.get_input_embeddings()),
+                            ("embeddings.output", model.llm.get_output_embeddings())):
+            if key in state:
+                if state[key].shape != module.weight.shape:
+                    raise CheckpointError(f"{key} is {tuple(state[key].shape)}, the LLM's is {tuple(module.weight.shape)}")
+                module.weight.copy_(state[key])
         loc = model.loc_token_id
         model.llm.get_input_embeddings().weight[loc] = state["loc_embedding.input"][0]
         model.llm.get_output_embeddings().weight[loc] = state["loc_embedding.output"][0]
@@ -157,15 +182,17 @@ def default_model_source(model: str | None = None) -> str:
                           "directory or a preset name (e.g. 'tiny', random weights), or set VIDEOEXPERT_MODEL")
 
 
-def load_model(source: str | None = None, device=None, dtype: torch.dtype | None = None) -> "VideoExpert":
-    """A saved model directory, or a preset name (random initialisation, with a warning); None = the default."""
+def load_model(source: str | None = None, profile: str | RuntimeProfile | None = None,
+               device: str | None = None) -> "VideoExpert":
+    """A saved model directory, or a preset name (random initialisation, with a warning); None = the default.
+    `profile`: "auto" (default), "cuda", "cuda-bf16" or "cpu" (DESIGN.md §3); `device` pins a GPU ("cuda:1")."""
     from .model import VideoExpert
 
     source = default_model_source(source)
     if Path(source).is_dir():
-        return VideoExpert.from_pretrained(source, device=device, dtype=dtype)
+        return VideoExpert.from_pretrained(source, profile=profile, device=device)
     if source in list_presets():
         logger.warning("building preset %r with RANDOM weights: its answers are meaningless until trained", source)
-        return VideoExpert.from_config(source, device=device, dtype=dtype)
+        return VideoExpert.from_config(source, profile=profile, device=device)
     raise CheckpointError(f"model {source!r} is neither a saved VideoExpert directory nor a preset "
                           f"({', '.join(list_presets())})")

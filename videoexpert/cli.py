@@ -20,7 +20,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from . import VideoExpertError, load_model
 
     try:
-        model = load_model(args.model, args.device)
+        model = load_model(args.model, profile=args.profile, device=args.device)
         prediction = model.predict(args.video, args.task, args.query or "", args.options,
                                    max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed)
     except VideoExpertError as e:
@@ -70,9 +70,65 @@ def cmd_extract_features(args: argparse.Namespace) -> int:
     if not videos:
         logger.error("no videos (%s) found under %s", ", ".join(VIDEO_SUFFIXES), args.videos)
         return 2
-    counts = extract_features(load_model(args.model, args.device), videos, args.out, overwrite=args.overwrite)
+    counts = extract_features(load_model(args.model, profile=args.profile, device=args.device), videos, args.out, overwrite=args.overwrite)
     logger.info("features: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0 if counts["failed"] == 0 else 1
+
+
+def cmd_convert_official(args: argparse.Namespace) -> int:
+    from . import CheckpointError
+    from .convert import convert_official, resolve_release_layout
+
+    defaults = resolve_release_layout(args.checkpoints) if args.checkpoints else {}
+    llm = args.llm or defaults.get("llm")
+    if not llm:
+        logger.error("--llm is required (a local Vicuna-7B v1.5 folder or Hub id), or --checkpoints with "
+                     "vicuna-7b-v1.5/ inside")
+        return 2
+    try:
+        report = convert_official(args.stage2, args.projector, llm, args.out,
+                                  vision=args.clip or defaults.get("vision", "openai"), template=args.preset)
+    except CheckpointError as e:
+        logger.error("%s", e)
+        return 2
+    print(report.table())
+    for key in report.unmatched:
+        logger.info("unused official tensor: %s", key)
+    logger.info("wrote %s (%d tensors matched)", args.out, len(report.matched))
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    """Fetch the Hub-hosted parts a model needs: its LLM (and tokenizer) and its open_clip weights."""
+    from . import CheckpointError, ModelConfig, get_preset, list_presets
+    from .hub import LLM_PATTERNS, clip_repo, download_repo
+
+    repos: list[tuple[str, list[str] | None]] = []
+    for source in args.sources:
+        if (Path(source) / "config.json").is_file() and (Path(source) / "model.safetensors").is_file():
+            config = ModelConfig.from_json(Path(source) / "config.json")
+        elif source in list_presets():
+            config = get_preset(source)
+        else:  # a plain Hub id: everything a model needs
+            repos.append((source, None if args.all_files else LLM_PATTERNS))
+            continue
+        llm = config.llm.name_or_path
+        if llm and not (Path(source) / llm).exists() and not Path(llm).exists():
+            repos.append((llm, LLM_PATTERNS))
+        tag = config.vision.pretrained
+        if config.vision.arch_config is None and tag and not Path(tag).suffix:
+            repo = clip_repo(config.vision.arch, tag)
+            if repo:
+                repos.append((repo, ["open_clip_*", "*.json", "*.txt"]))
+    try:
+        for repo, patterns in repos:
+            print(f"{repo}: {download_repo(repo, patterns, cache_dir=args.cache_dir)}")
+    except Exception as e:  # network and Hub errors: one line, not a trace
+        logger.error("download failed: %s", e)
+        return 2
+    if not repos:
+        logger.info("nothing to download: every part is local")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--options", nargs="+", help="answer options for multiple-choice QA")
     p.add_argument("--model", help="saved model directory or preset name (default: $VIDEOEXPERT_MODEL, "
                                    "then checkpoints/videoexpert-demo)")
-    p.add_argument("--device", help="torch device (default: CPU)")
+    p.add_argument("--profile", default="auto", choices=["auto", "cuda", "cuda-bf16", "cpu"],
+                   help="runtime profile: cuda = 4-bit LLM (bitsandbytes), cuda-bf16, cpu; auto picks by hardware")
+    p.add_argument("--device", help="pin a GPU, e.g. cuda:1 (default: the profile's)")
     p.add_argument("--max-new-tokens", type=int, default=128, help="generation budget for captions and answers")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy decoding")
     p.add_argument("--seed", type=int, help="sampling seed (with --temperature > 0)")
@@ -124,9 +182,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--videos", required=True, help="folder searched recursively for videos")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--model", help="model whose vision tower encodes (dir or preset; default as for predict)")
-    p.add_argument("--device", help="torch device")
+    p.add_argument("--profile", default="auto", choices=["auto", "cuda", "cuda-bf16", "cpu"], help="runtime profile")
+    p.add_argument("--device", help="pin a GPU, e.g. cuda:1")
     p.add_argument("--overwrite", action="store_true", help="re-encode videos that already have features")
     p.set_defaults(func=cmd_extract_features)
+
+    p = sub.add_parser("convert-official", help="import the authors' released weights into our format",
+                       description="Read non_lora_trainables.bin, pytorch_model.bin and mm_projector.bin with "
+                                   "torch.load(weights_only=True), map the V_Expertlora (temporal) / L_Expertlora "
+                                   "(spatial) adapters, projector and head, print a report, and write our "
+                                   "safetensors format. Refuses to write when a required tensor is missing.")
+    p.add_argument("--stage2", required=True, help="folder with non_lora_trainables.bin and pytorch_model*.bin")
+    p.add_argument("--projector", required=True, help="mm_projector.bin of stage 1")
+    p.add_argument("--llm", help="Vicuna-7B v1.5: local folder or Hub id (its config.json gives the shapes)")
+    p.add_argument("--clip", help="CLIP weights: 'openai' (open_clip tag) or a local ViT-L-14.pt")
+    p.add_argument("--checkpoints", help="the authors' layout: checkpoints/clip/ViT-L-14.pt, checkpoints/vicuna-7b-v1.5")
+    p.add_argument("--preset", default="paper", help="architecture template (default: paper)")
+    p.add_argument("--out", required=True, help="output folder (our format)")
+    p.set_defaults(func=cmd_convert_official)
+
+    p = sub.add_parser("download", help="download the Hub-hosted parts of a model (LLM, CLIP) with progress bars",
+                       description="For each source (a saved model folder, a preset such as `paper`, or a Hub id), "
+                                   "fetch what it loads from the Hugging Face Hub into the local cache, so that the "
+                                   "model then loads offline. Needs the Hub to be reachable.")
+    p.add_argument("sources", nargs="+", help="model folder, preset name or Hub id (owner/name)")
+    p.add_argument("--cache-dir", help="Hugging Face cache folder (default: HF_HOME)")
+    p.add_argument("--all-files", action="store_true", help="for a plain Hub id, fetch every file, not only weights")
+    p.set_defaults(func=cmd_download)
 
     from .eval.cli import add_subcommands  # `eval` and `infer`
     add_subcommands(sub)

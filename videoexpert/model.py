@@ -69,7 +69,8 @@ class GenerationOutput:
 
 
 class VideoExpert(nn.Module):
-    def __init__(self, config: ModelConfig, vision: VisionTower, llm: nn.Module, tokenizer) -> None:
+    def __init__(self, config: ModelConfig, vision: VisionTower, llm: nn.Module, tokenizer,
+                 adapter_dtype: torch.dtype | None = None) -> None:
         super().__init__()
         self.config = config
         self.vision = vision
@@ -80,31 +81,31 @@ class VideoExpert(nn.Module):
         llm.requires_grad_(False)
         self.loc_token_id = _add_loc_token(tokenizer, llm, config.loc_token)
         self.router = ExpertRouter()
-        add_experts(llm, config.experts, self.router)
+        add_experts(llm, config.experts, self.router, dtype=adapter_dtype)
         hidden = llm.config.hidden_size
         device = llm.get_input_embeddings().weight.device
-        self.projector = nn.Linear(config.vision_width, hidden, device=device)
-        self.head = TemporalHead(hidden, config.head).to(device)
+        dtype = adapter_dtype or torch.float32
+        self.projector = nn.Linear(config.vision_width, hidden, device=device, dtype=dtype)
+        self.head = TemporalHead(hidden, config.head).to(device, dtype)
 
     # ------------------------------------------------------------------ construction and saving
     @classmethod
-    def from_config(cls, config: ModelConfig | str, *, device: str | torch.device | None = None,
-                    dtype: torch.dtype | None = None, seed: int = 0) -> "VideoExpert":
+    def from_config(cls, config: ModelConfig | str, *, profile=None, device: str | None = None,
+                    seed: int = 0) -> "VideoExpert":
         """Build a model from a config or preset name: backbones loaded from their sources, or randomly
-        initialised from their architecture configs (tiny models), new modules initialised with `seed`."""
-        from .checkpoint import build_backbones, get_config
-        config = get_config(config)
+        initialised from their architecture configs (tiny models), new modules initialised with `seed`.
+        `profile` ("auto", "cuda", "cuda-bf16", "cpu") sets devices and precisions (DESIGN.md §3)."""
+        from .checkpoint import build_backbones, get_config, resolve_profile
+        config, profile = get_config(config), resolve_profile(profile, device)
         torch.manual_seed(seed)
-        vision, llm, tokenizer = build_backbones(config, dtype=dtype)
-        model = cls(config, vision, llm, tokenizer)
-        return model.to(device) if device is not None else model
+        vision, llm, tokenizer = build_backbones(config, profile=profile)
+        return cls(config, vision, llm, tokenizer, adapter_dtype=profile.adapter_dtype)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, *, device: str | torch.device | None = None,
-                        dtype: torch.dtype | None = None) -> "VideoExpert":
-        """Load a model saved by `save_pretrained` (our safetensors + JSON format)."""
-        from .checkpoint import load_pretrained
-        return load_pretrained(cls, path, device=device, dtype=dtype)
+    def from_pretrained(cls, path: str | Path, *, profile=None, device: str | None = None) -> "VideoExpert":
+        """Load a model saved by `save_pretrained` (our safetensors + JSON format) under a runtime profile."""
+        from .checkpoint import load_pretrained, resolve_profile
+        return load_pretrained(cls, path, resolve_profile(profile, device))
 
     def save_pretrained(self, path: str | Path, include_backbones: bool | None = None) -> None:
         """Write config.json, model.safetensors (projector, experts, head, [LOC] rows) and, for backbones that

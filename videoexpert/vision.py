@@ -48,6 +48,11 @@ class VisionTower(nn.Module):
                                           f"unexpected {unexpected[:5]}")
         else:
             pretrained = str(_resolve(source, base_dir)) if source and Path(str(source)).suffix else source
+            if pretrained and not Path(pretrained).suffix:  # an open_clip tag: fetched from the Hub
+                from .hub import clip_repo, resolve_repo
+                repo = clip_repo(config.arch, pretrained)
+                if repo:
+                    resolve_repo(repo)  # fails fast with a clear message when offline and not cached
             try:
                 visual = open_clip.create_model(config.arch, pretrained=pretrained, weights_only=True).visual
             except RuntimeError as e:

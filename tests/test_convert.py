@@ -1,0 +1,179 @@
+"""Import of the authors' release (fabricated here in its exact layout), safe loading, runtime profiles."""
+
+import os
+import pickle
+
+import pytest
+import torch
+
+from videoexpert import CheckpointError, ConfigError, VideoExpert, get_preset
+from videoexpert.cli import main
+from videoexpert.convert import convert_official, load_official
+from videoexpert.runtime import select_profile
+
+PROJ = {"q_proj": "self_attn", "k_proj": "self_attn", "v_proj": "self_attn", "o_proj": "self_attn",
+        "gate_proj": "mlp", "up_proj": "mlp", "down_proj": "mlp"}
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    """A tiny checkpoint in the official layout: file names, key names and prefixes as the authors publish them."""
+    root = tmp_path_factory.mktemp("release")
+    assert main(["create", "--preset", "tiny", "--out", str(root / "ours")]) == 0
+    llm_dir = root / "ours" / "llm"
+    base = VideoExpert.from_pretrained(root / "ours")
+    g = torch.Generator().manual_seed(0)
+    stage2 = root / "stage2"
+    stage2.mkdir()
+    experts, expected = {}, {}
+    for name, module in base.llm.named_modules():
+        short = name.split(".")[-1]
+        if short in PROJ and hasattr(module, "lora_A"):
+            layer = name.split(".")[2]
+            for ours, theirs in (("temporal", "V"), ("spatial", "L")):
+                for ab in ("A", "B"):
+                    shape = getattr(module, f"lora_{ab}")[ours].weight.shape
+                    t = torch.randn(shape, generator=g)
+                    experts[f"model.layers.{layer}.{PROJ[short]}.{short}.{theirs}_Expertlora_{ab}.weight"] = t
+                    expected[f"{name}.lora_{ab}.{ours}.weight"] = t
+    torch.save(experts, stage2 / "pytorch_model.bin")
+    non_lora = {}
+    for ours, theirs in (("loc_mlp.0", "text_hidden_fcs_det.0.0"), ("loc_mlp.2", "text_hidden_fcs_det.0.2"),
+                         *[(f"indicator.layers.{i}", f"class_embed_head.layers.{i}") for i in range(3)],
+                         *[(f"boundary.layers.{i}", f"span_embed_head.layers.{i}") for i in range(3)]):
+        for p in ("weight", "bias"):
+            t = torch.randn(base.head.get_submodule(ours).get_parameter(p).shape, generator=g)
+            non_lora[f"base_model.model.model.{theirs}.{p}"] = t
+            expected[f"head.{ours}.{p}"] = t
+    vocab, d = base.llm.get_input_embeddings().weight.shape
+    non_lora["base_model.model.model.embed_tokens.weight"] = expected["embed"] = torch.randn(vocab, d, generator=g)
+    non_lora["base_model.model.lm_head.weight"] = expected["lm_head"] = torch.randn(vocab, d, generator=g)
+    torch.save(non_lora, stage2 / "non_lora_trainables.bin")
+    projector = {"model.mm_projector.weight": torch.randn(base.projector.weight.shape, generator=g),
+                 "model.mm_projector.bias": torch.randn(base.projector.bias.shape, generator=g)}
+    expected["projector.weight"], expected["projector.bias"] = projector.values()
+    torch.save(projector, root / "mm_projector.bin")
+    return root, llm_dir, expected
+
+
+def test_conversion_maps_every_tensor(release, capsys, tmp_path):
+    root, llm_dir, expected = release
+    report = convert_official(root / "stage2", root / "mm_projector.bin", str(llm_dir), tmp_path / "conv",
+                              vision=None, template=get_preset("tiny"))
+    print(report.table())
+    assert not report.missing and not report.unmatched and not report.wrong_shape
+    model = VideoExpert.from_pretrained(tmp_path / "conv")     # the LLM comes from a local HF folder, like Vicuna
+    params = dict(model.named_parameters())
+    for key, tensor in expected.items():
+        if key == "embed":
+            got = model.llm.get_input_embeddings().weight
+        elif key == "lm_head":
+            got = model.llm.get_output_embeddings().weight
+        else:
+            got = params[key if key.startswith(("head.", "projector.")) else f"llm.{key}"]
+        assert torch.equal(got.detach(), tensor), key
+    assert model.loc_token_id == expected["embed"].shape[0] - 1
+    assert "cc-by-nc-nd-4.0" in (tmp_path / "conv" / "README.md").read_text()
+    assert model.predict(_video(tmp_path), "grounding", "a square").segments
+
+
+def _video(tmp_path):
+    from tests.media import event_frames, write_video
+    return write_video(tmp_path / "v.mp4", event_frames(30, (10, 20)))
+
+
+def test_conversion_cli_prints_the_report(release, tmp_path, capsys):
+    root, llm_dir, _ = release
+    assert main(["convert-official", "--stage2", str(root / "stage2"), "--projector", str(root / "mm_projector.bin"),
+                 "--llm", str(llm_dir), "--preset", "tiny", "--clip", "", "--out", str(tmp_path / "c")]) in (0, 2)
+    printed = capsys.readouterr().out
+    assert "| experts |" in printed and "| head |" in printed and "| projector |" in printed
+
+
+def test_missing_tensor_refuses_to_write(release, tmp_path):
+    root, llm_dir, _ = release
+    broken = tmp_path / "stage2"
+    broken.mkdir()
+    experts = torch.load(root / "stage2" / "pytorch_model.bin", weights_only=True)
+    del experts["model.layers.1.mlp.down_proj.V_Expertlora_B.weight"]
+    torch.save(experts, broken / "pytorch_model.bin")
+    (broken / "non_lora_trainables.bin").write_bytes((root / "stage2" / "non_lora_trainables.bin").read_bytes())
+    with pytest.raises(CheckpointError, match=r"down_proj\.lora_B\.temporal"):
+        convert_official(broken, root / "mm_projector.bin", str(llm_dir), tmp_path / "out", vision=None,
+                         template=get_preset("tiny"))
+    assert not (tmp_path / "out").exists()
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+def test_malicious_pickle_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "non_lora_trainables.bin"
+    torch.save({"model.mm_projector.weight": _Exploit(str(marker))}, evil)
+    with pytest.raises(CheckpointError, match="refused"):
+        load_official(evil)
+    assert not marker.exists()
+    with open(tmp_path / "plain.bin", "wb") as f:
+        pickle.dump(_Exploit(str(marker)), f)
+    with pytest.raises(CheckpointError):
+        load_official(tmp_path / "plain.bin")
+    assert not marker.exists()
+
+
+def test_profile_selection():
+    assert select_profile("auto", cuda=False).name == "cpu"
+    assert select_profile("auto", cuda=True, bnb=True).name == "cuda"
+    assert select_profile("auto", cuda=True, bnb=False).name == "cuda-bf16"
+    cuda = select_profile("cuda", cuda=True, bnb=True)
+    assert cuda.load_in_4bit and cuda.vision_dtype == torch.float16 and cuda.adapter_dtype == torch.bfloat16
+    q = cuda.quantization_config()
+    assert q.load_in_4bit and q.bnb_4bit_quant_type == "nf4" and q.bnb_4bit_use_double_quant
+    assert q.bnb_4bit_compute_dtype == torch.bfloat16
+    assert select_profile("cpu").quantization_config() is None
+    with pytest.raises(ConfigError, match="CUDA"):
+        select_profile("cuda-bf16", cuda=False)
+    with pytest.raises(ConfigError, match="bitsandbytes"):
+        select_profile("cuda", cuda=True, bnb=False)
+    with pytest.raises(ConfigError, match="unknown profile"):
+        select_profile("tpu")
+
+
+def test_missing_hub_weights_give_one_clear_message(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = get_preset("tiny")
+    cfg.llm.name_or_path = "videoexpert-test/no-such-model"
+    with pytest.raises(CheckpointError, match="no-such-model.*download"):
+        VideoExpert.from_config(cfg)
+
+
+def test_download_fetches_the_llm_and_clip_of_a_preset(monkeypatch, tmp_path, capsys):
+    """The transport is replaced by a local fake Hub: the command must ask for the right repositories and files."""
+    import huggingface_hub
+
+    calls = []
+
+    def fake_snapshot_download(repo_id, allow_patterns=None, cache_dir=None, **kw):
+        calls.append((repo_id, tuple(allow_patterns or ())))
+        folder = tmp_path / "hub" / repo_id.replace("/", "--")
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    assert main(["download", "paper"]) == 0
+    repos = [c[0] for c in calls]
+    assert repos == ["lmsys/vicuna-7b-v1.5", "timm/vit_large_patch14_clip_224.openai"]
+    assert "*.safetensors" in calls[0][1] and "tokenizer*" in calls[0][1]
+    assert "lmsys--vicuna-7b-v1.5" in capsys.readouterr().out
+
+    def offline(*a, **kw):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    assert main(["download", "someone/some-model"]) == 2

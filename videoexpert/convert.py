@@ -1,0 +1,202 @@
+"""Import of the authors' release (coffeecolamind/VideoExpert) into our safetensors format.
+
+The release is three PyTorch pickles, read with `torch.load(weights_only=True)` (no pickled code runs):
+
+    mm_projector.bin          model.mm_projector.{weight,bias}                               -> projector.*
+    non_lora_trainables.bin   model.text_hidden_fcs_det.0.{0,2}.*                            -> head.loc_mlp.{0,2}.*
+                              model.class_embed_head.layers.{0,1,2}.*                        -> head.indicator.layers.*
+                              model.span_embed_head.layers.{0,1,2}.*                         -> head.boundary.layers.*
+                              model.embed_tokens.weight, lm_head.weight (trained in stage 2) -> embeddings.input/output
+    pytorch_model.bin         model.layers.{i}.{self_attn,mlp}.{proj}.{V,L}_Expertlora_{A,B}.weight
+                              -> llm.model.layers.{i}...{proj}.lora_{A,B}.{temporal,spatial}.weight
+
+Prefixes such as `base_model.model.` are stripped. Only the LLM's config.json is needed to know the expected shapes,
+so converting never loads the 7B weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from .checkpoint import CONFIG_NAME, FORMAT, WEIGHTS_NAME
+from .config import ExpertConfig, HeadConfig, LLMConfig, ModelConfig, get_preset
+from .errors import CheckpointError
+
+logger = logging.getLogger(__name__)
+
+_PREFIXES = ("base_model.model.", "module.")
+_EXPERT = re.compile(r"^(?:model\.)?layers\.(\d+)\.(self_attn|mlp)\.(\w+_proj)\.([VL])_Expertlora_([AB])\.weight$")
+_HEAD = {"text_hidden_fcs_det.0.": "head.loc_mlp.", "class_embed_head.layers.": "head.indicator.layers.",
+         "span_embed_head.layers.": "head.boundary.layers."}
+_ATTN = ("q_proj", "k_proj", "v_proj", "o_proj")
+
+
+@dataclass
+class ConversionReport:
+    matched: dict[str, str] = field(default_factory=dict)      # official key -> our key
+    unmatched: list[str] = field(default_factory=list)         # official keys we do not use
+    missing: list[str] = field(default_factory=list)           # our required keys not found
+    wrong_shape: list[str] = field(default_factory=list)
+
+    def table(self) -> str:
+        groups: dict[str, list[int]] = {}
+        for ours in self.matched.values():
+            group = ours.split(".")[0] if not ours.startswith("llm.") else "experts"
+            groups.setdefault(group, [0, 0])[0] += 1
+        for ours in self.missing:
+            group = ours.split(".")[0] if not ours.startswith("llm.") else "experts"
+            groups.setdefault(group, [0, 0])[1] += 1
+        rows = ["| part | matched | missing |", "|---|---:|---:|"]
+        rows += [f"| {g} | {m} | {x} |" for g, (m, x) in sorted(groups.items())]
+        rows.append(f"| (unused official tensors) | {len(self.unmatched)} | |")
+        if self.wrong_shape:
+            rows.append(f"| (wrong shape) | {len(self.wrong_shape)} | |")
+        return "\n".join(rows)
+
+
+def load_official(path: str | Path) -> dict[str, torch.Tensor]:
+    """A release .bin (or a folder of sharded pytorch_model-*.bin) as a state dict, refusing pickled code."""
+    path = Path(path)
+    files = sorted(path.glob("pytorch_model*.bin")) if path.is_dir() else [path]
+    if not files or not all(f.is_file() for f in files):
+        raise CheckpointError(f"no checkpoint file at {path}")
+    state: dict[str, torch.Tensor] = {}
+    for file in files:
+        try:
+            loaded = torch.load(file, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as e:
+            raise CheckpointError(f"{file} is not a plain tensor checkpoint (refused to unpickle code): {e}") from e
+        except (RuntimeError, OSError, EOFError) as e:
+            raise CheckpointError(f"cannot read {file}: {e}") from e
+        if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
+            raise CheckpointError(f"{file} does not hold a state dict of tensors")
+        state.update(loaded)
+    return state
+
+
+def _strip(key: str) -> str:
+    for prefix in _PREFIXES:
+        if key.startswith(prefix):
+            key = key[len(prefix):]
+    return key
+
+
+def expected_shapes(llm_config, vision_width: int, experts: ExpertConfig, head: HeadConfig) -> dict[str, tuple]:
+    """Every tensor our model.safetensors needs (except the [LOC] rows), with its shape."""
+    d, inter, r = llm_config.hidden_size, llm_config.intermediate_size, experts.rank
+    head_dim = getattr(llm_config, "head_dim", None) or d // llm_config.num_attention_heads
+    kv = llm_config.num_key_value_heads * head_dim
+    io = {"q_proj": (d, d), "k_proj": (d, kv), "v_proj": (d, kv), "o_proj": (d, d),
+          "gate_proj": (d, inter), "up_proj": (d, inter), "down_proj": (inter, d)}
+    shapes = {"projector.weight": (d, vision_width), "projector.bias": (d,),
+              "head.loc_mlp.0.weight": (d, d), "head.loc_mlp.0.bias": (d,),
+              "head.loc_mlp.2.weight": (head.hidden_size, d), "head.loc_mlp.2.bias": (head.hidden_size,)}
+    w, k = head.hidden_size, head.kernel_size
+    for branch, out in (("indicator", 1), ("boundary", 2)):
+        for i, (cin, cout) in enumerate([(w, w), (w, w), (w, out)]):
+            shapes[f"head.{branch}.layers.{i}.weight"] = (cout, cin, k)
+            shapes[f"head.{branch}.layers.{i}.bias"] = (cout,)
+    for layer in range(llm_config.num_hidden_layers):
+        for proj, (fan_in, fan_out) in io.items():
+            block = "self_attn" if proj in _ATTN else "mlp"
+            for expert in ("temporal", "spatial"):
+                base = f"llm.model.layers.{layer}.{block}.{proj}"
+                shapes[f"{base}.lora_A.{expert}.weight"] = (r, fan_in)
+                shapes[f"{base}.lora_B.{expert}.weight"] = (fan_out, r)
+    return shapes
+
+
+def map_official(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], ConversionReport]:
+    """Rename the official tensors to ours; the report lists what matched and what was left over."""
+    out: dict[str, torch.Tensor] = {}
+    report = ConversionReport()
+    for key, tensor in state.items():
+        name = _strip(key)
+        ours = None
+        if m := _EXPERT.match(name):
+            layer, block, proj, which, ab = m.groups()
+            expert = "temporal" if which == "V" else "spatial"
+            ours = f"llm.model.layers.{layer}.{block}.{proj}.lora_{ab}.{expert}.weight"
+        elif name.removeprefix("model.").startswith("mm_projector."):
+            ours = "projector." + name.removeprefix("model.").removeprefix("mm_projector.")
+        elif name in ("model.embed_tokens.weight", "embed_tokens.weight"):
+            ours = "embeddings.input"
+        elif name in ("lm_head.weight",):
+            ours = "embeddings.output"
+        else:
+            short = name.removeprefix("model.")
+            for official, mine in _HEAD.items():
+                if short.startswith(official):
+                    ours = mine + short[len(official):]
+        if ours is None:
+            report.unmatched.append(key)
+        else:
+            report.matched[key] = ours
+            out[ours] = tensor
+    return out, report
+
+
+def convert_official(stage2_dir: str | Path, projector: str | Path, llm: str, out: str | Path,
+                     vision: str | None = "openai", template: str | ModelConfig = "paper",
+                     name: str = "videoexpert-7b-official") -> ConversionReport:
+    """Write our format from the authors' files. The architecture (vision tower, compress, experts, head) comes
+    from `template` (the `paper` preset; tests use `tiny`), the LLM from `llm`, the CLIP weights from `vision`
+    (None keeps the template's). Raises `CheckpointError` (naming the tensors) when required weights are missing or
+    mis-shaped; nothing is written then."""
+    from transformers import AutoConfig
+
+    stage2_dir = Path(stage2_dir)
+    state = {}
+    for file in (stage2_dir / "non_lora_trainables.bin", stage2_dir, Path(projector)):
+        state.update(load_official(file))
+    tensors, report = map_official(state)
+    try:
+        llm_config = AutoConfig.from_pretrained(llm)
+    except OSError as e:
+        raise CheckpointError(f"cannot read the LLM config from {llm!r}: {e}") from e
+    config = get_preset(template) if isinstance(template, str) else ModelConfig.from_dict(template.to_dict())
+    config.name, config.llm = name, LLMConfig(name_or_path=str(llm))
+    config.description = "VideoExpert weights released by the paper's authors (CC BY-NC-ND 4.0), converted."
+    if vision is not None:
+        config.vision.pretrained = vision
+    shapes = expected_shapes(llm_config, config.vision_width, config.experts, config.head)
+    report.missing = sorted(k for k in shapes if k not in tensors)
+    report.wrong_shape = sorted(k for k, s in shapes.items() if k in tensors and tuple(tensors[k].shape) != s)
+    for key in ("embeddings.input", "embeddings.output"):
+        if key in tensors and tensors[key].shape[1] != llm_config.hidden_size:
+            report.wrong_shape.append(key)
+    if report.missing or report.wrong_shape:
+        raise CheckpointError(f"the official checkpoint is incomplete or does not fit {llm}: "
+                              f"{len(report.missing)} missing (e.g. {report.missing[:3]}), "
+                              f"{len(report.wrong_shape)} mis-shaped (e.g. {report.wrong_shape[:3]})\n{report.table()}")
+    if "embeddings.input" not in tensors:
+        raise CheckpointError("non_lora_trainables.bin has no model.embed_tokens.weight: the [LOC] embedding is missing")
+    loc = tensors["embeddings.input"].shape[0] - 1   # the release adds [LOC] last (id 32000 for Vicuna's 32000)
+    tensors["loc_embedding.input"] = tensors["embeddings.input"][loc:loc + 1].clone()
+    tensors["loc_embedding.output"] = tensors.get("embeddings.output", tensors["embeddings.input"])[loc:loc + 1].clone()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(out / WEIGHTS_NAME),
+              metadata={"format": FORMAT, "converted_from": "coffeecolamind/VideoExpert"})
+    config.to_json(out / CONFIG_NAME)
+    from .model_card import write_model_card
+    write_model_card(out, config, license="cc-by-nc-nd-4.0")
+    return report
+
+
+def resolve_release_layout(checkpoints: str | Path) -> dict[str, str]:
+    """Defaults from the authors' instructions: checkpoints/clip/ViT-L-14.pt and checkpoints/vicuna-7b-v1.5."""
+    root = Path(checkpoints)
+    found = {}
+    if (root / "clip" / "ViT-L-14.pt").is_file():
+        found["vision"] = str(root / "clip" / "ViT-L-14.pt")
+    if (root / "vicuna-7b-v1.5" / "config.json").is_file():
+        found["llm"] = str(root / "vicuna-7b-v1.5")
+    return found
