@@ -126,3 +126,18 @@ def test_presets():
     assert (paper.experts.rank, paper.experts.scaling, paper.head.hidden_size) == (32, 2.0, 512)
     with pytest.raises(ConfigError, match="unknown preset"):
         get_preset("huge")
+
+
+def test_text_time_format_predicts_from_written_times(tiny_model, event_video):
+    """The 'w/o temporal head' ablation reads times from the generated text; an untrained model writes none."""
+    from videoexpert import ModelConfig
+    config = ModelConfig.from_dict({**tiny_model.config.to_dict(), "time_format": "text"})
+    original, tiny_model.config = tiny_model.config, config
+    try:
+        pred = tiny_model.predict(event_video, "grounding", "the red square", max_new_tokens=8)
+    finally:
+        tiny_model.config = original
+    assert pred.answer.startswith("During") and pred.saliency.scores == ()
+    assert all(0 <= s.start <= s.end <= pred.duration + 1e-6 for s in pred.segments)
+    with pytest.raises(ConfigError, match="time_format"):
+        ModelConfig.from_dict({**original.to_dict(), "time_format": "words"})

@@ -30,3 +30,13 @@ def test_render_and_parse():
     assert parse_choice("(B) blue. During [LOC].", ["red", "blue"]) == 1
     assert parse_choice("it is dark blue", ["blue", "dark blue"]) == 1
     assert parse_choice("no idea", ["red", "blue"]) is None
+
+
+def test_times_as_text_for_the_ablation():
+    from videoexpert.prompts import parse_text_times, text_times_to_locs, times_as_text
+    answer = times_as_text(captioning_answer(["a red circle appears", "it moves"]), [(0.05, 0.2), (0.5, 0.995)])
+    assert answer == "During 05 to 20, a red circle appears. During 50 to 99, it moves."
+    assert parse_text_times(answer) == [(0.05, pytest.approx(0.21)), (0.5, 1.0)]
+    assert caption_sentences(text_times_to_locs(answer)) == ["a red circle appears", "it moves"]
+    assert parse_text_times("During 40 to 12.") == [(0.12, pytest.approx(0.41))]   # reversed ends are ordered
+    assert parse_text_times("no times here") == []

@@ -136,6 +136,8 @@ class ModelConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
     loc_token: str = "[LOC]"     # official spelling; the paper writes <LOC>
+    time_format: str = "loc"     # "loc": [LOC] + temporal head (the paper); "text": times written as text, the
+                                 # paper's "w/o temporal head" ablation (two-digit percentages, VTimeLLM style)
     description: str = ""        # what the model is and what it knows (shown by the CLI and the app)
 
     def __post_init__(self) -> None:
@@ -146,6 +148,8 @@ class ModelConfig:
                 setattr(self, name, _from_dict(cls, value, name))
         if self.num_frames < 1:
             raise ConfigError(f"num_frames must be >= 1, got {self.num_frames}")
+        if self.time_format not in ("loc", "text"):
+            raise ConfigError(f"time_format must be 'loc' or 'text', got {self.time_format!r}")
 
     @property
     def num_visual_tokens(self) -> int:

@@ -49,6 +49,9 @@ def predict(model: "VideoExpert", video, task: str, query: str = "", options: li
     prompt = prompts.chat_prompt(prompts.question_for(task, query, options))
     sampling = dict(temperature=temperature, top_p=top_p, seed=seed)
 
+    if model.config.time_format == "text":
+        return _predict_text_times(model, features, task, query, options, prompt, timings, progress,
+                                   max_new_tokens, sampling)
     progress("reasoning")
     start = time.perf_counter()
     if task in ("grounding", "highlight"):
@@ -91,6 +94,34 @@ def predict(model: "VideoExpert", video, task: str, query: str = "", options: li
     return Prediction(task=task, query=query, duration=duration, num_frames=n, answer=gen.text, text=text,
                       segments=tuple(segments), saliency=Saliency(times, tuple(curve)), model=model.name,
                       timings_s=timings, choice=choice)
+
+
+def _predict_text_times(model, features, task, query, options, prompt, timings, progress, max_new_tokens,
+                        sampling) -> Prediction:
+    """The "w/o temporal head" ablation: the LLM writes times as text; no [LOC], no saliency curve."""
+    progress("reasoning")
+    start = time.perf_counter()
+    prefix = "During" if task in ("grounding", "highlight") else ""
+    budget = 12 if prefix else max_new_tokens
+    gen = model.generate(features, prompt, answer_prefix=prefix, max_new_tokens=budget, **sampling)
+    timings["generate"] = time.perf_counter() - start
+    duration = features.duration
+    spans = [(s * duration, e * duration) for s, e in prompts.parse_text_times(gen.text)]
+    as_locs = prompts.text_times_to_locs(gen.text, model.config.loc_token)
+    text = prompts.render_locs(as_locs, spans, model.config.loc_token)
+    choice = None
+    if task == "captioning":
+        sentences = prompts.caption_sentences(as_locs, model.config.loc_token)
+        segments = sorted((Segment(s, e, 1.0, sentences[i] if i < len(sentences) else "")
+                           for i, (s, e) in enumerate(spans)), key=lambda seg: (seg.start, seg.end))
+    elif task == "qa":
+        answer = prompts.answer_without_locs(as_locs)
+        choice = prompts.parse_choice(answer, options) if options else None
+        segments = [Segment(spans[0][0], spans[0][1], 1.0, answer)] if spans else []
+    else:
+        segments = [Segment(spans[0][0], spans[0][1], 1.0, query)] if spans else []
+    return Prediction(task=task, query=query, duration=duration, num_frames=features.num_frames, answer=gen.text,
+                      text=text, segments=tuple(segments), model=model.name, timings_s=timings, choice=choice)
 
 
 def _saliency(decoded, n: int) -> list[float]:

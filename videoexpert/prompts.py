@@ -102,3 +102,29 @@ def parse_choice(answer: str, options: list[str]) -> int | None:
 def answer_without_locs(answer: str) -> str:
     """The QA answer text before its evidence sentence."""
     return re.split(r"\s*During\s*\[LOC\]", answer)[0].strip(" .")
+
+
+# ---- the "w/o temporal head" ablation: times written as text, as two-digit percentages of the video (VTimeLLM)
+_TEXT_SPAN = re.compile(r"\b(\d{1,2}) to (\d{1,2})\b")
+
+
+def times_as_text(answer: str, windows: list[tuple[float, float]], loc_token: str = "[LOC]") -> str:
+    """Replace each [LOC] with 'SS to EE', its normalised window in percent (0-99)."""
+    for start, end in windows:
+        pct = [min(int(round(x * 100)), 99) for x in (start, end)]
+        answer = answer.replace(loc_token, f"{pct[0]:02d} to {pct[1]:02d}", 1)
+    return answer
+
+
+def parse_text_times(text: str) -> list[tuple[float, float]]:
+    """Normalised windows written as 'SS to EE' (end = (EE + 1) / 100, as VTimeLLM reads its own output)."""
+    spans = []
+    for match in _TEXT_SPAN.finditer(text):
+        low, high = sorted((int(match.group(1)), int(match.group(2))))
+        spans.append((low / 100, min((high + 1) / 100, 1.0)))
+    return spans
+
+
+def text_times_to_locs(text: str, loc_token: str = "[LOC]") -> str:
+    """The same answer with every 'SS to EE' replaced by [LOC] (so the [LOC] helpers apply)."""
+    return _TEXT_SPAN.sub(loc_token, text)
