@@ -1,0 +1,225 @@
+"""The whole demo recipe, from a seed to `checkpoints/videoexpert-demo` (DESIGN.md §4):
+
+    1. generate the demo world (train split; a held-out test split of unseen colour-shape pairs)
+    2. train a byte-level BPE tokenizer and a small LLaMA on the world's text            (frozen afterwards)
+    3. train a small CLIP ViT contrastively on frames and their descriptions               (frozen afterwards)
+    4. assemble a VideoExpert from them, with the same architecture and code as the paper's
+    5. extract the vision features of every training video and write the tasks as VideoExpert conversation JSON
+    6. stage 1 (projector) and stage 2 (experts, head, [LOC] rows) with `videoexpert.train`
+    7. score it on the held-out test split and save it with its scores, plus a few example videos in assets/
+
+    python -m videoexpert.demo build --out checkpoints/videoexpert-demo [--reduced]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .. import prompts
+from ..config import CompressConfig, ExpertConfig, HeadConfig, LLMConfig, ModelConfig, VisionConfig
+from ..errors import ConfigError
+from ..data.features import save_features
+from ..data.synthetic import HELD_OUT_PAIRS, generate_videos, text_corpus
+from ..data.synthetic_text import stable_hash
+from ..tokenizer import train_tokenizer
+from ..train import FINAL_DIR as FINAL
+from ..train import DataSourceConfig, TrainConfig, train
+from .backbones import LanguageRecipe, VisionRecipe, train_language, train_vision
+from .evaluate import evaluate_world, world_features
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = ("The VideoExpert Studio demo model: a small VideoExpert (same architecture and code path as the "
+               "paper's) trained from scratch on a generated world of coloured shapes (circles, squares, triangles, "
+               "diamonds in 7 colours) that appear, disappear, move, grow, shrink and change colour on textured "
+               "backgrounds. It knows that world only: real videos get answers of the right form but no meaning.")
+
+
+@dataclass
+class DemoRecipe:
+    seed: int = 0
+    num_train: int = 1000
+    num_test: int = 120
+    num_assets: int = 4
+    vision: VisionRecipe = field(default_factory=VisionRecipe)
+    language: LanguageRecipe = field(default_factory=LanguageRecipe)
+    stage1_steps: int = 300
+    stage2_steps: int = 2000
+    batch_size: int = 16
+    stage1_lr: float = 1e-3
+    stage2_lr: float = 1e-3
+    task_weights: dict[str, float] = field(default_factory=lambda: {"grounding": 2.0, "captioning": 1.0, "qa": 1.0})
+
+    @classmethod
+    def reduced(cls) -> "DemoRecipe":
+        """Minutes on a CPU: the same steps at toy scale (CI smoke test of the recipe, not a usable model)."""
+        return cls(num_train=12, num_test=3, num_assets=1, stage1_steps=3, stage2_steps=6, batch_size=4,
+                   vision=VisionRecipe(steps=5, batch_size=16, frames_per_video=4),
+                   language=LanguageRecipe(steps=5, batch_size=8, vocab_size=600))
+
+
+def model_config(recipe: DemoRecipe, llm_arch: dict) -> ModelConfig:
+    v = recipe.vision
+    return ModelConfig(
+        name="videoexpert-demo", num_frames=100, vision_width=v.embed_dim,
+        vision=VisionConfig(arch="demo-vit", pretrained=None, arch_config=v.arch_config(), image_size=v.image_size),
+        compress=CompressConfig(num_gops=4, gop_length=3, num_centers=16, num_key_tokens=7),
+        experts=ExpertConfig(rank=16, alpha=32.0, dropout=0.05), head=HeadConfig(hidden_size=128),
+        llm=LLMConfig(name_or_path=None, arch_config=llm_arch), description=DESCRIPTION)
+
+
+def conversation(video, question: str, answer: str, windows: list[tuple[float, float]],
+                 time_format: str = "loc") -> dict:
+    """One VideoExpert/VTimeLLM JSON record; `answer` marks each window with [LOC]. With time_format "text" the
+    times are written into the answer as percentages instead (the "w/o temporal head" ablation)."""
+    if time_format == "text":
+        answer = prompts.times_as_text(answer, [(s / video.duration, e / video.duration) for s, e in windows])
+        windows = []
+    tokens = {}
+    for k, (s, e) in enumerate(windows):
+        answer = answer.replace("[LOC]", f"<s{k}> to <e{k}>", 1)
+        tokens[f"<s{k}>"], tokens[f"<e{k}>"] = s, e
+    return {"id": video.name, "meta": {"duration": video.duration, "token": tokens},
+            "conversations": [{"from": "human", "value": f"{prompts.VIDEO_PLACEHOLDER}\n{question}"},
+                              {"from": "gpt", "value": answer}]}
+
+
+def write_world_data(model, videos, data_dir: Path, time_format: str = "loc") -> dict[str, Path]:
+    """Features of every video and one conversation file per task (plus stage 1's captions without times)."""
+    features_dir = data_dir / "features"
+    features_dir.mkdir(parents=True, exist_ok=True)
+    records: dict[str, list[dict]] = {"stage1": [], "grounding": [], "captioning": [], "qa": []}
+    for video in tqdm(videos, desc="encoding the training world", unit="video"):
+        path = features_dir / f"{video.name}.safetensors"
+        if not path.exists():
+            save_features(world_features(model, video), path, vision="demo-vit")
+        captions = video.dense_captions()
+        records["stage1"].append(conversation(video, "Describe the video.", " ".join(c.sentence for c in captions), []))
+        records["captioning"].append(conversation(video, prompts.question_for("captioning"),
+                                                  prompts.captioning_answer([c.sentence for c in captions]),
+                                                  [(c.start, c.end) for c in captions], time_format))
+        for q in video.grounding_queries():
+            records["grounding"].append(conversation(video, prompts.question_for("grounding", q.query),
+                                                     prompts.grounding_answer(), [(q.start, q.end)], time_format))
+        for qa in video.qa_items():
+            multiple_choice = stable_hash(video.name, qa.question) % 2 == 0
+            question = prompts.question_for("qa", qa.question, qa.options if multiple_choice else None)
+            answer = prompts.qa_answer(qa.answer, qa.answer_index if multiple_choice else None)
+            records["qa"].append(conversation(video, question, answer, [(qa.start, qa.end)], time_format))
+    files = {}
+    for task, rows in records.items():
+        files[task] = data_dir / (f"{task}.json" if time_format == "loc" else f"{task}_{time_format}.json")
+        files[task].write_text(json.dumps(rows))
+        logger.info("%s: %d conversations", task, len(rows))
+    return files
+
+
+def build(recipe: DemoRecipe, out: Path, work_dir: Path, assets_dir: Path | None = None) -> dict:
+    from ..model import VideoExpert
+    from ..vision import VisionTower
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    check_work_dir(recipe, work_dir)
+    train_videos = generate_videos("train", recipe.num_train, start_seed=recipe.seed * 1_000_000)
+    test_videos = generate_videos("test", recipe.num_test, start_seed=recipe.seed * 1_000_000 + 500_000)
+    if (work_dir / "assembled" / "config.json").is_file():  # resuming: the backbones are already trained
+        model = VideoExpert.from_pretrained(work_dir / "assembled", profile="cpu")
+    else:
+        corpus = list(text_corpus(train_videos))
+        tokenizer = train_tokenizer(corpus, vocab_size=recipe.language.vocab_size)
+        llm = train_language(corpus, tokenizer, recipe.language, recipe.seed)
+        visual = train_vision(train_videos, recipe.vision, recipe.seed)
+        torch.manual_seed(recipe.seed)
+        config = model_config(recipe, recipe.language.arch_config(len(tokenizer), tokenizer))
+        model = VideoExpert(config, VisionTower(visual, config.vision), llm, tokenizer)
+        model.save_pretrained(work_dir / "assembled")
+    files = write_world_data(model, train_videos, work_dir / "data")
+
+    features = str(work_dir / "data" / "features")
+    stage1 = run_stage(recipe, 1, work_dir / "assembled", work_dir / "stage1",
+                       [DataSourceConfig("videoexpert", str(files["stage1"]), features)])
+    stage2 = run_stage(recipe, 2, stage1, work_dir / "stage2",
+                       [DataSourceConfig("videoexpert", str(files[task]), features, weight=weight)
+                        for task, weight in recipe.task_weights.items()])
+
+    model = VideoExpert.from_pretrained(stage2, profile="cpu").eval()
+    scores = evaluate_world(model, test_videos)
+    logger.info("held-out test split:\n%s", scores.table())
+    if out.exists():
+        shutil.rmtree(out)
+    model.save_pretrained(out)
+    report = write_report(recipe, test_videos, scores, out)
+    if assets_dir is not None:
+        write_assets(test_videos[: recipe.num_assets], assets_dir)
+    return report
+
+
+def run_stage(recipe: DemoRecipe, stage: int, start: Path, run_dir: Path, data: list[DataSourceConfig]) -> Path:
+    """Train one stage with `videoexpert.train`, or reuse its final model if an earlier run finished it."""
+    final = run_dir / FINAL
+    if (final / "config.json").is_file() and (final / "model.safetensors").is_file():
+        logger.info("stage %d already trained: %s", stage, final)
+        return final
+    steps, lr = (recipe.stage1_steps, recipe.stage1_lr) if stage == 1 else (recipe.stage2_steps, recipe.stage2_lr)
+    return train(TrainConfig(stage=stage, model=str(start), output_dir=str(run_dir), max_steps=steps, lr=lr,
+                             batch_size=recipe.batch_size, log_every=20, save_every=500, seed=recipe.seed, data=data))
+
+
+def check_work_dir(recipe: DemoRecipe, work_dir: Path) -> None:
+    """A work dir holds one recipe's intermediate results; reusing it with another recipe would mix them."""
+    saved = work_dir / "recipe.json"
+    current = json.dumps(dataclasses.asdict(recipe), indent=2, sort_keys=True)
+    if saved.exists() and saved.read_text() != current:
+        raise ConfigError(f"{work_dir} holds the results of another recipe ({saved}); use a fresh --work-dir")
+    saved.write_text(current)
+
+
+def write_report(recipe: DemoRecipe, test_videos, scores, out: Path | None, key: str = "test") -> dict:
+    """demo_scores.json beside the model: the recipe and the held-out scores (merged into an existing report)."""
+    report = {"recipe": dataclasses.asdict(recipe), "held_out_pairs": [list(p) for p in HELD_OUT_PAIRS]}
+    if out is not None and (out / "demo_scores.json").exists():
+        report = json.loads((out / "demo_scores.json").read_text())
+    report[key] = {"videos": len(test_videos), "metrics": scores.metrics, "counts": scores.counts,
+                   "table": scores.table()}
+    if out is not None:
+        (out / "demo_scores.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def build_text_times_ablation(recipe: DemoRecipe, out: Path, work_dir: Path) -> dict:
+    """The paper's "w/o temporal head" row: the same stage-1 model, data and stage-2 budget, but every answer
+    writes its times as text (two-digit percentages) instead of [LOC]; scored on the same test split."""
+    from ..model import VideoExpert
+
+    train_videos = generate_videos("train", recipe.num_train, start_seed=recipe.seed * 1_000_000)
+    test_videos = generate_videos("test", recipe.num_test, start_seed=recipe.seed * 1_000_000 + 500_000)
+    base = VideoExpert.from_pretrained(work_dir / "stage1" / FINAL, profile="cpu")
+    base.config.time_format = "text"
+    base.save_pretrained(work_dir / "stage1_text")
+    files = write_world_data(base, train_videos, work_dir / "data", time_format="text")
+    features = str(work_dir / "data" / "features")
+    stage2 = run_stage(recipe, 2, work_dir / "stage1_text", work_dir / "stage2_text",
+                       [DataSourceConfig("videoexpert", str(files[task]), features, weight=weight)
+                        for task, weight in recipe.task_weights.items()])
+    scores = evaluate_world(VideoExpert.from_pretrained(stage2, profile="cpu").eval(), test_videos)
+    logger.info("w/o temporal head (times as text), held-out test split:\n%s", scores.table())
+    return write_report(recipe, test_videos, scores, out, key="test_without_temporal_head")
+
+
+def write_assets(videos, assets_dir: Path) -> None:
+    """Example videos (held-out test split) with their ground truth, for the app and the README."""
+    assets_dir.mkdir(parents=True, exist_ok=True)
+    for video in videos:
+        video.write_mp4(assets_dir / f"{video.name}.mp4", size=256 if video.size == 64 else video.size)
+        truth = {"video": video.to_dict(), "grounding": [q.to_dict() for q in video.grounding_queries()],
+                 "captions": [c.to_dict() for c in video.dense_captions()],
+                 "qa": [q.to_dict() for q in video.qa_items()]}
+        (assets_dir / f"{video.name}.json").write_text(json.dumps(truth, indent=2) + "\n")
