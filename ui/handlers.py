@@ -50,7 +50,8 @@ STAGES = {
     "hashing": (0.02, "Hashing the file"),
     "decoding": (0.08, "Decoding frames"),
     "encoding": (0.35, "Encoding frames (vision tower)"),
-    "reasoning": (0.6, "Compressing tokens and reasoning (LLM)"),
+    "compressing": (0.5, "Compressing tokens (Spatial Compress)"),
+    "reasoning": (0.6, "Reasoning (LLM)"),
     "grounding": (0.9, "Grounding ([LOC] head)"),
 }
 

@@ -14,7 +14,7 @@ from .timeline import format_time
 
 TASK_TITLES = {"grounding": "Find a moment", "highlight": "Highlights", "captioning": "Dense captions",
                "qa": "Ask"}
-STAGE_NAMES = {"decode": "decode", "encode": "encode", "generate": "LLM", "ground": "grounding"}
+STAGE_NAMES = {"decode": "decode", "encode": "encode", "compress": "compress", "generate": "LLM", "ground": "grounding"}
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,13 @@ class VideoExpert(nn.Module):
         z = torch.cat([cls_tokens, s_tokens], dim=1)
         return self.projector(z.to(self.projector.weight.dtype))
 
+    @torch.no_grad()
+    def video_tokens(self, features: VideoFeatures) -> torch.Tensor:
+        """Spatial Compress + projector for one encoded video: (1, n + u*w, d_llm)."""
+        dtype = self.vision.dtype
+        return self.visual_tokens(features.cls_tokens[None].to(self.device, dtype),
+                                  features.patch_tokens[None].to(self.device, dtype))
+
     # ------------------------------------------------------------------ text
     def encode_text(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -217,13 +224,16 @@ class VideoExpert(nn.Module):
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
     def generate(self, features: VideoFeatures, prompt: str, answer_prefix: str = "", max_new_tokens: int = 128,
-                 temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None) -> GenerationOutput:
+                 temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None,
+                 visual: torch.Tensor | None = None) -> GenerationOutput:
         """Generate the assistant's reply after `answer_prefix` (teacher-forced), recording the final hidden state
-        of every position that predicts a [LOC]: inside the forced prefix and at each step that emits one."""
+        of every position that predicts a [LOC]: inside the forced prefix and at each step that emits one.
+        `visual` (1, n + u*w, d_llm) reuses visual tokens from `visual_tokens` (several questions, one video)."""
         ids, _ = self.tokenize(prompt)
         prefix_ids = self.encode_text(" " + answer_prefix) if answer_prefix else []
         input_ids = torch.tensor([ids + prefix_ids], device=self.device)
-        visual = self.visual_tokens(features.cls_tokens[None].to(self.device), features.patch_tokens[None].to(self.device))
+        if visual is None:
+            visual = self.video_tokens(features)
         embeds, t_mask = self._embed(input_ids, visual)
         with route_tokens(self.router, t_mask):
             out = self._decode(inputs_embeds=embeds, use_cache=True)

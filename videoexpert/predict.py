@@ -25,7 +25,8 @@ def predict(model: "VideoExpert", video, task: str, query: str = "", options: li
             max_bytes: int | None = None, max_duration: float | None = None,
             progress: Callable[[str], None] | None = None) -> Prediction:
     """`progress`, if given, is called with each stage name as it starts: "decoding" and "encoding" (only when
-    `video` is not already `VideoFeatures`), "reasoning" (LLM), "grounding" (temporal head)."""
+    `video` is not already `VideoFeatures`), "compressing" (Spatial Compress + projector), "reasoning" (LLM),
+    "grounding" (temporal head)."""
     from .model import VideoFeatures
 
     progress = progress or (lambda stage: None)
@@ -47,7 +48,11 @@ def predict(model: "VideoExpert", video, task: str, query: str = "", options: li
         features = model.encode_video(clip)
         timings["encode"] = time.perf_counter() - start
     prompt = prompts.chat_prompt(prompts.question_for(task, query, options))
-    sampling = dict(temperature=temperature, top_p=top_p, seed=seed)
+    progress("compressing")
+    start = time.perf_counter()
+    visual = model.video_tokens(features)
+    timings["compress"] = time.perf_counter() - start
+    sampling = dict(temperature=temperature, top_p=top_p, seed=seed, visual=visual)
 
     if model.config.time_format == "text":
         return _predict_text_times(model, features, task, query, options, prompt, timings, progress,
@@ -55,13 +60,14 @@ def predict(model: "VideoExpert", video, task: str, query: str = "", options: li
     progress("reasoning")
     start = time.perf_counter()
     if task in ("grounding", "highlight"):
-        gen = model.generate(features, prompt, answer_prefix=prompts.grounding_answer(), max_new_tokens=0)
+        gen = model.generate(features, prompt, answer_prefix=prompts.grounding_answer(), max_new_tokens=0,
+                             visual=visual)
     else:
         gen = model.generate(features, prompt, max_new_tokens=max_new_tokens, **sampling)
         if task == "qa" and gen.loc_hidden.shape[0] == 0:
             answer = prompts.answer_without_locs(gen.text) or gen.text
             gen = model.generate(features, prompt, answer_prefix=f"{answer.rstrip('.')}. During [LOC].",
-                                 max_new_tokens=0)
+                                 max_new_tokens=0, visual=visual)
     timings["generate"] = time.perf_counter() - start
 
     progress("grounding")
