@@ -30,6 +30,8 @@ def test_render_and_parse():
     assert parse_choice("(B) blue. During [LOC].", ["red", "blue"]) == 1
     assert parse_choice("it is dark blue", ["blue", "dark blue"]) == 1
     assert parse_choice("no idea", ["red", "blue"]) is None
+    assert parse_choice("(A) it appears. During [LOC].", ["it moves left", "it appears"]) == 1   # words beat letter
+    assert parse_choice("C) none of these", ["red", "blue", "green"]) == 2
 
 
 def test_times_as_text_for_the_ablation():

@@ -90,13 +90,17 @@ def caption_sentences(answer: str, loc_token: str = "[LOC]") -> list[str]:
 
 
 def parse_choice(answer: str, options: list[str]) -> int | None:
-    """Index of the option the answer picks: '(B)' or 'B)' first, else the option text it contains."""
+    """Index of the option the answer picks. The option's own words win over a letter ('(A) it appears' picks the
+    option 'it appears' wherever it is listed): small models copy the words more reliably than the index behind
+    the letter. Without any option's words, a letter '(B)' or 'B)' decides."""
+    text = re.sub(r"^\s*\(?[A-J]\)\s*", "", answer).lower()
+    hits = [i for i, o in enumerate(options) if o.strip() and o.strip().lower() in text]
+    if hits:
+        return max(hits, key=lambda i: len(options[i]))
     match = re.search(r"\(?\b([A-J])\)", answer)
     if match and OPTION_LETTERS.index(match.group(1)) < len(options):
         return OPTION_LETTERS.index(match.group(1))
-    lowered = answer.lower()
-    hits = [i for i, o in enumerate(options) if o.strip().lower() and o.strip().lower() in lowered]
-    return max(hits, key=lambda i: len(options[i])) if hits else None
+    return None
 
 
 def answer_without_locs(answer: str) -> str:

@@ -1,6 +1,6 @@
 // Browser end-to-end test of VideoExpert Studio, driven by tests/e2e/test_browser.py.
 //
-//   node grounding.mjs <app url> <video file> <screenshot.png>
+//   node grounding.mjs <app url> <video file> <screenshot.png> [query]
 //
 // Uploads the video, runs "Find a moment", waits for the Plotly timeline, clicks the top segment bar and checks
 // that the <video> seeked to the segment's start, checks the ranked list seeks too, plays and checks that the
@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const [url, videoFile, screenshot] = process.argv.slice(2);
+const [url, videoFile, screenshot, query = 'the red square appears'] = process.argv.slice(2);
 if (!url || !videoFile || !screenshot) {
   console.error('usage: node grounding.mjs <url> <video> <screenshot.png>');
   process.exit(2);
@@ -51,7 +51,7 @@ try {
   report.video_duration = await page.evaluate(() => document.querySelector('#vx-player video').duration);
 
   // 2. grounding: type a query, Run, wait for the timeline's bars
-  await page.locator('#vx-ground-query textarea, #vx-ground-query input').first().fill('the red square appears');
+  await page.locator('#vx-ground-query textarea, #vx-ground-query input').first().fill(query);
   const t0 = Date.now();
   await page.locator('#vx-ground-run').click();
   await page.locator('#vx-timeline g.trace.bars path').first().waitFor({ state: 'visible', timeout: 120000 });

@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num-test", type=int, default=120, help="test videos (seeds after the build's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tasks", nargs="+", default=["grounding", "highlight", "captioning", "qa"])
+    p.add_argument("--report", help="also store the scores in this model folder's demo_scores.json")
+    p.add_argument("--key", default="test", help="entry of demo_scores.json to write (with --report)")
     args = parser.parse_args(argv)
     setup_logging()
 
@@ -59,8 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     from ..data.synthetic import generate_videos
     from .evaluate import evaluate_world
     videos = generate_videos("test", args.num_test, start_seed=args.seed * 1_000_000 + 500_000)
-    scores = evaluate_world(VideoExpert.from_pretrained(args.model).eval(), videos, tuple(args.tasks))
+    scores = evaluate_world(VideoExpert.from_pretrained(args.model, profile="cpu").eval(), videos, tuple(args.tasks))
     print(scores.table())
+    if args.report:
+        from .build import write_report
+        recipe = DemoRecipe()
+        recipe.seed, recipe.num_test = args.seed, args.num_test
+        write_report(recipe, videos, scores, Path(args.report), key=args.key)
     return 0
 
 

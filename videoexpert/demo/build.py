@@ -155,11 +155,20 @@ def build(recipe: DemoRecipe, out: Path, work_dir: Path, assets_dir: Path | None
     logger.info("held-out test split:\n%s", scores.table())
     if out.exists():
         shutil.rmtree(out)
+    model.config.description = describe(scores)
     model.save_pretrained(out)
     report = write_report(recipe, test_videos, scores, out)
     if assets_dir is not None:
         write_assets(test_videos[: recipe.num_assets], assets_dir)
     return report
+
+
+def describe(scores) -> str:
+    """The model card's description: what the model knows, and how well, measured on the held-out split."""
+    m = scores.metrics
+    return (f"{DESCRIPTION} Held-out test split (unseen colour-shape pairs): grounding R1@0.5 "
+            f"{m.get('grounding/R1@0.5', 0):.2f}, mIoU {m.get('grounding/mIoU', 0):.2f}; highlight HIT@1 "
+            f"{m.get('highlight/HIT@1', 0):.2f}; multiple-choice QA accuracy {m.get('qa/accuracy', 0):.2f}.")
 
 
 def run_stage(recipe: DemoRecipe, stage: int, start: Path, run_dir: Path, data: list[DataSourceConfig]) -> Path:
