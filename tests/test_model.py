@@ -141,3 +141,13 @@ def test_text_time_format_predicts_from_written_times(tiny_model, event_video):
     assert all(0 <= s.start <= s.end <= pred.duration + 1e-6 for s in pred.segments)
     with pytest.raises(ConfigError, match="time_format"):
         ModelConfig.from_dict({**original.to_dict(), "time_format": "words"})
+
+
+def test_trainable_parameters_come_in_a_fixed_order(tiny_model):
+    """Optimizer state is restored by position on resume: the order must not depend on hashing."""
+    params = tiny_model.trainable_parameters(stage=2)
+    assert params[-2] is tiny_model.llm.get_input_embeddings().weight
+    assert params[-1] is tiny_model.llm.get_output_embeddings().weight
+    names = {id(p): n for n, p in tiny_model.named_parameters()}
+    assert [names[id(p)] for p in params] == [names[id(p)] for p in tiny_model.trainable_parameters(stage=2)]
+    tiny_model.requires_grad_(False)

@@ -287,8 +287,11 @@ class VideoExpert(nn.Module):
 
     def _loc_rows_trainable(self) -> list[nn.Parameter]:
         """Make the embedding matrices trainable with gradients masked to the [LOC] row only."""
-        params = []
-        for module in {self.llm.get_input_embeddings(), self.llm.get_output_embeddings()}:
+        params, modules = [], []
+        for module in (self.llm.get_input_embeddings(), self.llm.get_output_embeddings()):
+            if any(module is m for m in modules):  # tied embeddings: one matrix
+                continue
+            modules.append(module)
             weight = module.weight
             weight.requires_grad_(True)
             if not getattr(weight, "_videoexpert_row_hook", False):
