@@ -7,7 +7,7 @@ import torch
 
 from videoexpert.config import HeadConfig, LossConfig
 from videoexpert.head import HeadOutput, TemporalHead, decode_spans, frame_times, temporal_iou, temporal_nms
-from videoexpert.loss import foreground_mask, generalized_iou_1d, grounding_losses, text_loss
+from videoexpert.loss import foreground_targets, generalized_iou_1d, grounding_losses, text_loss
 
 
 def test_frame_times_follow_the_official_formula():
@@ -58,7 +58,7 @@ def test_head_shapes_and_ranges():
 
 
 def test_foreground_mask_is_inclusive_and_never_empty():
-    fg = foreground_mask(torch.tensor([[0.2, 0.4], [0.51, 0.52]]), 10)   # t = 0.1, 0.2, ..., 1.0
+    fg, _ = foreground_targets(torch.tensor([[0.2, 0.4], [0.51, 0.52]]), 10)   # t = 0.1, 0.2, ..., 1.0
     assert fg[0].nonzero().flatten().tolist() == [1, 2, 3]
     assert fg[1].nonzero().flatten().tolist() in ([4], [5])                # no t_i inside: nearest frame
 
@@ -93,7 +93,6 @@ def test_text_loss_ignores_masked_tokens():
 
 
 def test_several_windows_per_loc():
-    from videoexpert.loss import foreground_targets
     nan = float("nan")
     windows = torch.tensor([[[0.1, 0.2], [0.6, 0.7]], [[0.35, 0.55], [nan, nan]]])   # t = 0.1 ... 1.0
     fg, target = foreground_targets(windows, 10)

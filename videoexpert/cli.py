@@ -100,7 +100,7 @@ def cmd_convert_official(args: argparse.Namespace) -> int:
 
 def cmd_download(args: argparse.Namespace) -> int:
     """Fetch the Hub-hosted parts a model needs: its LLM (and tokenizer) and its open_clip weights."""
-    from . import CheckpointError, ModelConfig, get_preset, list_presets
+    from . import ModelConfig, get_preset, list_presets
     from .hub import LLM_PATTERNS, clip_repo, download_repo
 
     repos: list[tuple[str, list[str] | None]] = []

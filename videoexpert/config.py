@@ -145,7 +145,7 @@ class ModelConfig:
                           ("head", HeadConfig), ("loss", LossConfig), ("llm", LLMConfig)):
             value = getattr(self, name)
             if isinstance(value, dict):
-                setattr(self, name, _from_dict(cls, value, name))
+                setattr(self, name, dataclass_from_dict(cls, value, name))
         if self.num_frames < 1:
             raise ConfigError(f"num_frames must be >= 1, got {self.num_frames}")
         if self.time_format not in ("loc", "text"):
@@ -163,7 +163,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
-        return _from_dict(cls, data, "model")
+        return dataclass_from_dict(cls, data, "model")
 
     @classmethod
     def from_json(cls, path: str | Path) -> "ModelConfig":
@@ -174,7 +174,7 @@ class ModelConfig:
         return cls.from_dict(data)
 
 
-def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
+def dataclass_from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
     """Build a dataclass from a dict, naming unknown keys instead of failing with a TypeError."""
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)

@@ -91,7 +91,7 @@ class ExpertLinear(nn.Module):
         if mask is not None:
             if mask.shape != x.shape[:-1]:
                 raise RuntimeError(f"expert routing mask {tuple(mask.shape)} does not match tokens {tuple(x.shape[:-1])}")
-            if mask.any():
+            if mask.any():  # both adapters on every token, then select: rank-r matmuls cost ~1% of the base's
                 delta = torch.where(mask[..., None], self.adapter("temporal", h), delta)
         return result + (delta * self.scaling).to(result.dtype)
 

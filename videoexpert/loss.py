@@ -42,10 +42,6 @@ def foreground_targets(windows: torch.Tensor, num_frames: int) -> tuple[torch.Te
     return fg, target
 
 
-def foreground_mask(windows: torch.Tensor, num_frames: int) -> torch.Tensor:
-    return foreground_targets(windows, num_frames)[0]
-
-
 def generalized_iou_1d(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Element-wise GIoU of 1-D segments (N, 2) x (N, 2) -> (N,)."""
     inter = (torch.minimum(pred[:, 1], target[:, 1]) - torch.maximum(pred[:, 0], target[:, 0])).clamp(min=0)

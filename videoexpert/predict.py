@@ -17,7 +17,7 @@ from .head import decode_spans
 from .result import TASKS, Prediction, Saliency, Segment
 
 if TYPE_CHECKING:
-    from .model import VideoExpert, VideoFeatures
+    from .model import VideoExpert
 
 
 def predict(model: "VideoExpert", video, task: str, query: str = "", options: list[str] | None = None, *,

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from .config import _from_dict
+from .config import dataclass_from_dict
 from .data.collate import collate, make_example
 from .data.features import FeatureSource
 from .data.sources import Sample, read_samples
@@ -68,7 +68,7 @@ class TrainConfig:
     num_workers: int = 0
 
     def __post_init__(self) -> None:
-        self.data = [d if isinstance(d, DataSourceConfig) else _from_dict(DataSourceConfig, d, "data")
+        self.data = [d if isinstance(d, DataSourceConfig) else dataclass_from_dict(DataSourceConfig, d, "data")
                      for d in self.data]
         if self.stage not in (1, 2):
             raise ConfigError(f"stage must be 1 or 2, got {self.stage}")
@@ -80,7 +80,7 @@ class TrainConfig:
         data = json.loads(Path(path).read_text()) if path else {}
         for item in overrides:
             apply_override(data, item, cls)
-        return _from_dict(cls, data, "train")
+        return dataclass_from_dict(cls, data, "train")
 
 
 def apply_override(data: dict[str, Any], item: str, cls: type) -> None:

@@ -217,10 +217,4 @@ def _center_crop(frames: np.ndarray, size: int) -> np.ndarray:
     return frames[:, top:top + size, left:left + size]
 
 
-def describe(info: VideoInfo) -> str:
-    return (f"{Path(info.path).name}: {info.duration:.1f} s, {info.fps:.2f} fps, {info.total_frames} frames, "
-            f"{info.width}x{info.height}{f', rotated {info.rotation} deg' if info.rotation else ''}, {info.codec}")
-
-
-__all__ = ["VideoInfo", "VideoClip", "sample_frame_indices", "probe_video", "read_video", "normalize_frames",
-           "describe"]
+__all__ = ["VideoInfo", "VideoClip", "sample_frame_indices", "probe_video", "read_video", "normalize_frames"]
