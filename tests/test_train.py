@@ -79,3 +79,39 @@ def test_config_file_and_overrides(tmp_path):
     assert (cfg.stage, cfg.lr, cfg.gradient_checkpointing, cfg.data[0].kind) == (2, 2e-5, True, "charades")
     with pytest.raises(ValueError, match="bad override"):
         TrainConfig.from_json(path, ["learning_rate=1"])
+
+
+def test_training_profile_and_qlora_config():
+    assert TrainConfig().profile(cuda=False) == "cpu"
+    assert TrainConfig().profile(cuda=True) == "cuda-bf16"       # never 4-bit unless asked
+    assert TrainConfig(qlora=True, mixed_precision="bf16").profile(cuda=True) == "cuda"
+    with pytest.raises(ValueError, match="mixed_precision=bf16"):
+        TrainConfig(qlora=True)
+
+
+def test_trainable_parameters_train_in_fp32():
+    from videoexpert import VideoExpert
+    from videoexpert.train import upcast_
+
+    model = VideoExpert.from_config("tiny", seed=0)     # a fresh one: the session's tiny_model stays fp32
+    params = model.trainable_parameters(2)
+    frozen = model.llm.model.layers[0].self_attn.q_proj.base_layer.weight
+    for p in params + [frozen]:
+        p.data = p.data.to(torch.bfloat16)
+    upcast_(params)
+    assert {p.dtype for p in params} == {torch.float32} and frozen.dtype == torch.bfloat16
+    assert all(p.requires_grad for p in params)
+
+
+@pytest.mark.gpu
+def test_qlora_stage2_runs_over_a_4bit_llm(run_data, tmp_path):
+    pytest.importorskip("bitsandbytes")
+    if not torch.cuda.is_available():
+        pytest.skip("QLoRA needs CUDA")
+    final = train(config(run_data, tmp_path / "q", max_steps=8, qlora=True, mixed_precision="bf16",
+                         gradient_checkpointing=True))
+    log = [json.loads(line) for line in (tmp_path / "q" / "log.jsonl").read_text().splitlines()]
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in log)
+    assert log[-1]["loss"] < log[0]["loss"]
+    weights = load_file(str(final / "model.safetensors"))
+    assert any(k.endswith("lora_B.temporal.weight") and v.abs().sum() > 0 for k, v in weights.items())

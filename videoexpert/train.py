@@ -59,8 +59,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     warmup_ratio: float = 0.03
     max_grad_norm: float = 1.0
-    mixed_precision: str = "no"     # no, bf16, fp16 (accelerate)
+    mixed_precision: str = "no"     # no, bf16, fp16 (accelerate); bf16 is required on the GPU profiles
     gradient_checkpointing: bool = False
+    qlora: bool = False             # frozen LLM in 4-bit NF4 (the `cuda` profile), adapters trained over it
     log_every: int = 10
     save_every: int = 500
     keep_checkpoints: int = 2
@@ -74,6 +75,16 @@ class TrainConfig:
             raise ConfigError(f"stage must be 1 or 2, got {self.stage}")
         if self.mixed_precision not in ("no", "bf16", "fp16"):
             raise ConfigError(f"mixed_precision must be no, bf16 or fp16, got {self.mixed_precision!r}")
+        if self.qlora and self.mixed_precision != "bf16":
+            raise ConfigError("qlora trains fp32 adapters over a bf16-computing 4-bit LLM: set mixed_precision=bf16")
+
+    def profile(self, cuda: bool | None = None) -> str:
+        """The runtime profile the model is trained in: the 4-bit `cuda` profile for QLoRA, else the frozen
+        backbones in bf16 on a GPU (never 4-bit unless asked: `auto` would pick it at inference) or fp32 on CPU."""
+        cuda = torch.cuda.is_available() if cuda is None else cuda
+        if self.qlora:
+            return "cuda"
+        return "cuda-bf16" if cuda else "cpu"
 
     @classmethod
     def from_json(cls, path: str | Path, overrides: list[str] = ()) -> "TrainConfig":
@@ -141,6 +152,14 @@ def build_mixture(cfg: TrainConfig, model, num_samples: int) -> tuple[Dataset, W
     return torch.utils.data.ConcatDataset(datasets), sampler
 
 
+def upcast_(params: list[torch.nn.Parameter]) -> None:
+    """Trainable parameters in fp32 (master weights, as in QLoRA): AdamW steps of ~1e-4 vanish in bf16. The
+    frozen backbone keeps its profile's dtype; autocast (mixed_precision=bf16) runs the matmuls in bf16."""
+    for p in params:
+        if p.dtype != torch.float32:
+            p.data = p.data.float()
+
+
 def latest_checkpoint(output_dir: Path) -> Path | None:
     steps = sorted((int(m.group(1)), p) for p in (output_dir / CHECKPOINT_DIR).glob("step_*")
                    if (m := re.fullmatch(r"step_(\d+)", p.name)))
@@ -161,8 +180,13 @@ def train(cfg: TrainConfig) -> Path:
                               project_dir=str(output_dir),
                               kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
     set_seed(cfg.seed)
-    model = load_model(cfg.model)
+    profile = cfg.profile(accelerator.device.type == "cuda")
+    if profile != "cpu" and cfg.mixed_precision != "bf16":
+        raise ConfigError(f"training in the {profile} profile (bf16 backbones) needs mixed_precision=bf16")
+    model = load_model(cfg.model, profile=profile,
+                       device=str(accelerator.device) if accelerator.device.type == "cuda" else None)
     params = model.trainable_parameters(cfg.stage)
+    upcast_(params)
     if cfg.gradient_checkpointing:
         model.llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     embeddings = {id(model.llm.get_input_embeddings().weight), id(model.llm.get_output_embeddings().weight)}
