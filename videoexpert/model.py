@@ -225,10 +225,11 @@ class VideoExpert(nn.Module):
     @torch.no_grad()
     def generate(self, features: VideoFeatures, prompt: str, answer_prefix: str = "", max_new_tokens: int = 128,
                  temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None,
-                 visual: torch.Tensor | None = None) -> GenerationOutput:
+                 visual: torch.Tensor | None = None, min_new_tokens: int = 0) -> GenerationOutput:
         """Generate the assistant's reply after `answer_prefix` (teacher-forced), recording the final hidden state
         of every position that predicts a [LOC]: inside the forced prefix and at each step that emits one.
-        `visual` (1, n + u*w, d_llm) reuses visual tokens from `visual_tokens` (several questions, one video)."""
+        `visual` (1, n + u*w, d_llm) reuses visual tokens from `visual_tokens` (several questions, one video).
+        `min_new_tokens` forbids ending earlier (benchmarks time a fixed number of tokens)."""
         ids, _ = self.tokenize(prompt)
         prefix_ids = self.encode_text(" " + answer_prefix) if answer_prefix else []
         input_ids = torch.tensor([ids + prefix_ids], device=self.device)
@@ -245,8 +246,10 @@ class VideoExpert(nn.Module):
         last, past = hidden[-1], out.past_key_values
         generator = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
         stop = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id} - {None}
-        for _ in range(max_new_tokens):
+        for step in range(max_new_tokens):
             logits = self.llm.get_output_embeddings()(last).float()
+            if step < min_new_tokens:
+                logits[list(stop)] = float("-inf")
             token = _sample(logits, temperature, top_p, generator)
             if token in stop:
                 break

@@ -1,0 +1,286 @@
+"""The real model's runtime on a GPU (issue #3): peak VRAM and time per stage of the whole pipeline, per profile.
+
+Speed and memory do not depend on weight values, and no real weights exist on our machines, so the backbones are
+random with the paper's shapes: a Vicuna-7B-shaped LLaMA (saved in Hugging Face format, then loaded through the
+same code path as Vicuna, 4-bit included) and a ViT-L/14-shaped open_clip tower, plus experts, head and projector
+at the paper's sizes. The experts get random non-zero weights so that they really run.
+
+For each profile (`cuda`: LLM in NF4 4-bit; `cuda-bf16`) on a generated 3-minute 720p video it prints: peak VRAM
+of the whole pipeline (load, decode, CLIP, compress, prefill, generation), time per stage, and tokens/s of a
+64-token dense caption. Then two checks: that the 4-bit path runs the experts (adapter outputs non-zero, hidden
+states change when the adapters are zeroed), and that the two profiles, given the same trained weights (the
+shipped demo model), put grounding segments within 2% of the video's length of each other.
+
+    python bench/bench_gpu.py                       # on a CUDA machine with bitsandbytes
+    python bench/bench_gpu.py --smoke               # CPU, tiny shapes, short video: checks the script itself
+
+Writes the table to stdout and, with --json FILE, the numbers as JSON. Needs, besides torch and transformers:
+bitsandbytes (4-bit), open_clip_torch, decord or av (decoding), imageio-ffmpeg or an ffmpeg on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from videoexpert import prompts  # noqa: E402
+from videoexpert.config import LLMConfig, VisionConfig, get_preset  # noqa: E402
+from videoexpert.experts import expert_layers  # noqa: E402
+from videoexpert.model import VideoExpert  # noqa: E402
+from videoexpert.tokenizer import train_tokenizer  # noqa: E402
+
+logger = logging.getLogger("bench_gpu")
+
+VICUNA_7B = {"model_type": "llama", "vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008,
+             "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32,
+             "max_position_embeddings": 4096, "rms_norm_eps": 1e-5}
+TINY_LLAMA = {"model_type": "llama", "vocab_size": 1024, "hidden_size": 128, "intermediate_size": 256,
+              "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+              "max_position_embeddings": 2048}
+
+
+@dataclass
+class Setup:
+    llm_arch: dict
+    preset: str                      # sizes of compress, experts, head
+    vision: VisionConfig
+    seconds: float
+    size: tuple[int, int]            # video width, height
+    fps: float
+    caption_tokens: int = 64
+    profiles: list[str] = field(default_factory=lambda: ["cuda", "cuda-bf16"])
+
+
+def paper_setup(seconds: float, height: int, profiles: list[str]) -> Setup:
+    return Setup(VICUNA_7B, "paper", VisionConfig(arch="ViT-L-14", pretrained=None, image_size=224), seconds,
+                 (height * 16 // 9 // 2 * 2, height), 30.0, profiles=profiles)
+
+
+def smoke_setup() -> Setup:
+    tiny = get_preset("tiny")
+    return Setup(TINY_LLAMA, "tiny", tiny.vision, 6.0, (320, 180), 10.0, caption_tokens=8, profiles=["cpu"])
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+
+def write_llm(path: Path, arch: dict, device: str) -> Path:
+    """A random LLaMA of `arch` saved in Hugging Face format with a locally trained tokenizer (vocab padded with
+    unused tokens to the model's size, as Vicuna's 32000)."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    tokenizer = train_tokenizer(vocab_size=512)
+    tokenizer.add_tokens([f"<unused{i}>" for i in range(arch["vocab_size"] - len(tokenizer))])
+    config = AutoConfig.for_model(**arch, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                                  pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    with torch.device(device):  # initialising 7B parameters is minutes on a CPU, seconds on the GPU
+        llm = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    llm.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    del llm
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+    return path
+
+
+def write_video(path: Path, seconds: float, size: tuple[int, int], fps: float) -> Path:
+    """A moving test pattern (ffmpeg's testsrc2) in H.264, the common case for uploads."""
+    try:
+        import imageio_ffmpeg
+        ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    except ImportError:  # a GPU machine without the wheel: the system's ffmpeg
+        ffmpeg = "ffmpeg"
+    subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    f"testsrc2=size={size[0]}x{size[1]}:rate={fps}", "-t", str(seconds), "-c:v", "libx264",
+                    "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path
+
+
+def randomise_experts(model: VideoExpert, seed: int = 0) -> None:
+    """LoRA B starts at zero (adapters output nothing until trained): give both experts small random weights."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for _, layer in expert_layers(model.llm):
+            for expert in layer.lora_B.values():
+                w = torch.randn(expert.weight.shape, generator=generator) * 0.02
+                expert.weight.copy_(w.to(expert.weight.device, expert.weight.dtype))
+
+
+# ------------------------------------------------------------------------------------------------ measurements
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(device: torch.device, fn):
+    synchronize(device)
+    start = time.perf_counter()
+    out = fn()
+    synchronize(device)
+    return out, time.perf_counter() - start
+
+
+def run_profile(setup: Setup, llm_dir: Path, video: Path, profile: str) -> dict:
+    """Load the model in `profile` and run the pipeline once; every number of the table's row."""
+    cuda = profile != "cpu"
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    config = dataclasses.replace(get_preset(setup.preset), name=f"bench-{setup.preset}", vision=setup.vision,
+                                 llm=LLMConfig(name_or_path=str(llm_dir)))
+    torch.manual_seed(0)
+    model, load_s = timed(torch.device("cuda" if cuda else "cpu"), lambda: VideoExpert.from_config(config, profile=profile))
+    model.eval()
+    randomise_experts(model)
+    device = model.device
+    row: dict = {"profile": profile, "load_s": load_s}
+    with torch.inference_mode():
+        clip, row["decode_s"] = timed(device, lambda: model.read_video(video))
+        frames = clip.frames
+        (cls_tokens, patch_tokens), row["clip_s"] = timed(device, lambda: model.encode_frames(frames))
+        from videoexpert.model import VideoFeatures
+        features = VideoFeatures(cls_tokens, patch_tokens, clip.times, clip.info.duration, str(video))
+        visual, row["compress_s"] = timed(device, lambda: model.video_tokens(features))
+        prompt = prompts.chat_prompt(prompts.question_for("captioning"))
+        _, row["prefill_s"] = timed(device, lambda: model.generate(features, prompt, max_new_tokens=0, visual=visual))
+        caption, total = timed(device, lambda: model.generate(features, prompt, max_new_tokens=setup.caption_tokens,
+                                                               min_new_tokens=setup.caption_tokens, visual=visual))
+        row["new_tokens"] = len(caption.token_ids)
+        row["generate_s"] = total - row["prefill_s"]
+        row["tokens_per_s"] = row["new_tokens"] / row["generate_s"] if row["generate_s"] > 0 else float("nan")
+        row["sequence_tokens"] = len(model.tokenize(prompt)[0])
+        row.update(experts_check(model, features, visual))
+    row["peak_vram_gb"] = torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan")
+    row["reserved_vram_gb"] = torch.cuda.max_memory_reserved() / 2**30 if cuda else float("nan")
+    row["llm_4bit"] = any("4bit" in type(m).__name__ for m in model.llm.modules())
+    del model
+    return row
+
+
+def experts_check(model: VideoExpert, features, visual: torch.Tensor) -> dict:
+    """Adapter outputs of the first expert layer, and how far the final hidden states move without the adapters."""
+    name, layer = next(iter(expert_layers(model.llm)))
+    seen: dict[str, float] = {}
+    hook = layer.lora_B["temporal"].register_forward_hook(
+        lambda m, i, o: seen.__setitem__("temporal", float(o.abs().max())))
+    hook_s = layer.lora_B["spatial"].register_forward_hook(
+        lambda m, i, o: seen.__setitem__("spatial", float(o.abs().max())))
+    prompt = prompts.chat_prompt(prompts.question_for("grounding", "the pattern moves"))
+    with_adapters = model.generate(features, prompt, max_new_tokens=0, visual=visual).t_hidden.float()
+    hook.remove()
+    hook_s.remove()
+    saved = [(b, b.weight.detach().clone()) for _, l in expert_layers(model.llm) for b in l.lora_B.values()]
+    for b, _ in saved:
+        b.weight.zero_()
+    without = model.generate(features, prompt, max_new_tokens=0, visual=visual).t_hidden.float()
+    for b, w in saved:
+        b.weight.copy_(w)
+    return {"adapter_max_temporal": seen.get("temporal", 0.0), "adapter_max_spatial": seen.get("spatial", 0.0),
+            "hidden_change_without_adapters": float((with_adapters - without).abs().max()),
+            "expert_layer": name}
+
+
+def profile_agreement(model_dir: Path, profiles: list[str]) -> dict:
+    """Top grounding segments of the same trained model (the demo) in two profiles on the shipped example videos:
+    the largest difference of an end point, as a share of the video's length."""
+    assets = sorted((ROOT / "assets").glob("*.json"))
+    segments: dict[str, list[tuple[float, float, float]]] = {}
+    for profile in profiles:
+        model = VideoExpert.from_pretrained(model_dir, profile=profile).eval()
+        out = []
+        with torch.inference_mode():
+            for truth in assets:
+                features = model.encode_video(truth.with_suffix(".mp4"))
+                for query in json.loads(truth.read_text())["grounding"]:
+                    top = model.predict(features, "grounding", query["query"]).top
+                    out.append((top.start, top.end, features.duration))
+        segments[profile] = out
+        del model
+    a, b = (segments[p] for p in profiles)
+    worst = max(max(abs(x[0] - y[0]), abs(x[1] - y[1])) / x[2] for x, y in zip(a, b))
+    return {"profiles": profiles, "queries": len(a), "max_endpoint_diff_share": worst}
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "CPU"
+
+
+def table(rows: list[dict], setup: Setup) -> str:
+    lines = [f"| profile | LLM 4-bit | peak VRAM GB (reserved) | load s | decode s | CLIP s | compress s | prefill s "
+             f"({rows[0]['sequence_tokens']} tokens) | {setup.caption_tokens}-token caption s | tokens/s |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['profile']} | {'yes' if r['llm_4bit'] else 'no'} | {r['peak_vram_gb']:.2f} "
+                     f"({r['reserved_vram_gb']:.2f}) | {r['load_s']:.1f} | {r['decode_s']:.2f} | {r['clip_s']:.2f} | "
+                     f"{r['compress_s']:.3f} | {r['prefill_s']:.3f} | {r['generate_s']:.2f} | {r['tokens_per_s']:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny shapes on the CPU (a check of this script)")
+    parser.add_argument("--profiles", nargs="+", default=["cuda", "cuda-bf16"])
+    parser.add_argument("--seconds", type=float, default=180.0, help="length of the generated video")
+    parser.add_argument("--height", type=int, default=720, help="video height (16:9)")
+    parser.add_argument("--agreement-model", default=str(ROOT / "checkpoints" / "videoexpert-demo"),
+                        help="trained model for the cuda vs cuda-bf16 agreement check ('' to skip)")
+    parser.add_argument("--work", help="folder for the random LLM and the video (default: a temporary one)")
+    parser.add_argument("--json", help="also write the numbers to this file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    setup = smoke_setup() if args.smoke else paper_setup(args.seconds, args.height, args.profiles)
+    if not args.smoke and not torch.cuda.is_available():
+        parser.error("no CUDA GPU visible; use --smoke to check the script on a CPU")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.work or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        llm_dir = work / "llm"
+        if not (llm_dir / "config.json").is_file():
+            write_llm(llm_dir, setup.llm_arch, "cpu" if args.smoke else "cuda")
+        video = work / f"video_{setup.size[1]}p_{setup.seconds:g}s.mp4"
+        if not video.is_file():
+            write_video(video, setup.seconds, setup.size, setup.fps)
+        rows = [run_profile(setup, llm_dir, video, p) for p in setup.profiles]
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() and not args.smoke else cpu_name()
+    print(f"\nVideoExpert pipeline, {setup.preset}-shaped random backbones ({setup.llm_arch['num_hidden_layers']}-layer "
+          f"LLaMA d={setup.llm_arch['hidden_size']}, {setup.vision.arch}); video {setup.seconds:g} s "
+          f"{setup.size[0]}x{setup.size[1]} {setup.fps:g} fps; {device}; torch {torch.__version__}\n")
+    print(table(rows, setup))
+    print("\nexperts in the LLM (first layer): max |adapter output| temporal / spatial, max |change of the T-token "
+          "hidden states| when the adapters are zeroed")
+    for r in rows:
+        print(f"  {r['profile']}: {r['adapter_max_temporal']:.3g} / {r['adapter_max_spatial']:.3g}, "
+              f"{r['hidden_change_without_adapters']:.3g}")
+    result = {"setup": {"seconds": setup.seconds, "size": setup.size, "preset": setup.preset}, "rows": rows}
+    # On the CPU the check runs cpu against cpu: it exercises the code, the GPU run gives the number.
+    agreement_profiles = ["cpu", "cpu"] if args.smoke else [p for p in ("cuda", "cuda-bf16") if p in setup.profiles]
+    if args.agreement_model and len(agreement_profiles) == 2:
+        result["agreement"] = profile_agreement(Path(args.agreement_model), agreement_profiles)
+        a = result["agreement"]
+        print(f"\n{a['profiles'][0]} vs {a['profiles'][1]}, {a['queries']} grounding queries of the demo model on assets/: largest end-point "
+              f"difference {100 * a['max_endpoint_diff_share']:.2f}% of the video (target <= 2%)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
