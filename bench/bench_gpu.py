@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import logging
 import platform
@@ -40,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from videoexpert import prompts  # noqa: E402
 from videoexpert.config import LLMConfig, VisionConfig, get_preset  # noqa: E402
 from videoexpert.experts import expert_layers  # noqa: E402
-from videoexpert.model import VideoExpert  # noqa: E402
+from videoexpert.model import VideoExpert, VideoFeatures  # noqa: E402
 from videoexpert.tokenizer import train_tokenizer  # noqa: E402
 
 logger = logging.getLogger("bench_gpu")
@@ -139,12 +140,14 @@ def run_profile(setup: Setup, llm_dir: Path, video: Path, profile: str) -> dict:
     """Load the model in `profile` and run the pipeline once; every number of the table's row."""
     cuda = profile != "cpu"
     if cuda:
+        gc.collect()
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     config = dataclasses.replace(get_preset(setup.preset), name=f"bench-{setup.preset}", vision=setup.vision,
                                  llm=LLMConfig(name_or_path=str(llm_dir)))
     torch.manual_seed(0)
-    model, load_s = timed(torch.device("cuda" if cuda else "cpu"), lambda: VideoExpert.from_config(config, profile=profile))
+    model, load_s = timed(torch.device("cuda" if cuda else "cpu"),
+                          lambda: VideoExpert.from_config(config, profile=profile))
     model.eval()
     randomise_experts(model)
     device = model.device
@@ -153,7 +156,6 @@ def run_profile(setup: Setup, llm_dir: Path, video: Path, profile: str) -> dict:
         clip, row["decode_s"] = timed(device, lambda: model.read_video(video))
         frames = clip.frames
         (cls_tokens, patch_tokens), row["clip_s"] = timed(device, lambda: model.encode_frames(frames))
-        from videoexpert.model import VideoFeatures
         features = VideoFeatures(cls_tokens, patch_tokens, clip.times, clip.info.duration, str(video))
         visual, row["compress_s"] = timed(device, lambda: model.video_tokens(features))
         prompt = prompts.chat_prompt(prompts.question_for("captioning"))
@@ -168,8 +170,7 @@ def run_profile(setup: Setup, llm_dir: Path, video: Path, profile: str) -> dict:
     row["peak_vram_gb"] = torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan")
     row["reserved_vram_gb"] = torch.cuda.max_memory_reserved() / 2**30 if cuda else float("nan")
     row["llm_4bit"] = any("4bit" in type(m).__name__ for m in model.llm.modules())
-    del model
-    return row
+    return row  # the model and its tensors go with this frame; the next profile starts from an empty cache
 
 
 def experts_check(model: VideoExpert, features, visual: torch.Tensor) -> dict:
