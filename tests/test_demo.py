@@ -18,6 +18,11 @@ def test_reduced_recipe_runs_and_saves_a_loadable_model(tmp_path):
     # the training stages really ran through the pipeline and logged their losses
     log = [json.loads(line) for line in (tmp_path / "work" / "stage2" / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == recipe.stage2_steps and "giou_loss" in log[-1]
+    refine = [json.loads(line) for line in (tmp_path / "work" / "stage2_refine" / "log.jsonl").read_text().splitlines()]
+    assert refine[-1]["step"] == recipe.refine_steps     # the grounding-heavy second run, from stage 2's model
+    config = json.loads((tmp_path / "work" / "stage2_refine" / "train_config.json").read_text())
+    assert config["model"] == str(tmp_path / "work" / "stage2" / "final")
+    assert [d["weight"] for d in config["data"]] == list(recipe.refine_task_weights.values())
     # the result is an ordinary saved VideoExpert, with an example video and its ground truth beside it
     model = VideoExpert.from_pretrained(tmp_path / "model")
     video = next((tmp_path / "assets").glob("*.mp4"))

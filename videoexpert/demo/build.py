@@ -57,11 +57,16 @@ class DemoRecipe:
     stage1_lr: float = 1e-3
     stage2_lr: float = 1e-3
     task_weights: dict[str, float] = field(default_factory=lambda: {"grounding": 2.0, "captioning": 1.0, "qa": 1.0})
+    # A second stage-2 run from the first one's final model, with a fresh schedule and more grounding: the head
+    # learns the query-conditioned choice of frames slowly (see the README), and grounding is what the app is for.
+    refine_steps: int = 3500
+    refine_task_weights: dict[str, float] = field(default_factory=lambda: {"grounding": 4.0, "captioning": 1.0,
+                                                                           "qa": 1.0})
 
     @classmethod
     def reduced(cls) -> "DemoRecipe":
         """Minutes on a CPU: the same steps at toy scale (CI smoke test of the recipe, not a usable model)."""
-        return cls(num_train=12, num_test=3, num_assets=1, stage1_steps=3, stage2_steps=6, batch_size=4,
+        return cls(num_train=12, num_test=3, num_assets=1, stage1_steps=3, stage2_steps=6, refine_steps=2, batch_size=4,
                    vision=VisionRecipe(steps=5, batch_size=16, frames_per_video=4),
                    language=LanguageRecipe(steps=5, batch_size=8, vocab_size=600))
 
@@ -149,6 +154,10 @@ def build(recipe: DemoRecipe, out: Path, work_dir: Path, assets_dir: Path | None
     stage2 = run_stage(recipe, 2, stage1, work_dir / "stage2",
                        [DataSourceConfig("videoexpert", str(files[task]), features, weight=weight)
                         for task, weight in recipe.task_weights.items()])
+    if recipe.refine_steps:
+        stage2 = run_stage(recipe, 2, stage2, work_dir / "stage2_refine",
+                           [DataSourceConfig("videoexpert", str(files[task]), features, weight=weight)
+                            for task, weight in recipe.refine_task_weights.items()], steps=recipe.refine_steps)
 
     model = VideoExpert.from_pretrained(stage2, profile="cpu").eval()
     scores = evaluate_world(model, test_videos)
@@ -171,13 +180,15 @@ def describe(scores) -> str:
             f"{m.get('highlight/HIT@1', 0):.2f}; multiple-choice QA accuracy {m.get('qa/accuracy', 0):.2f}.")
 
 
-def run_stage(recipe: DemoRecipe, stage: int, start: Path, run_dir: Path, data: list[DataSourceConfig]) -> Path:
+def run_stage(recipe: DemoRecipe, stage: int, start: Path, run_dir: Path, data: list[DataSourceConfig],
+              steps: int | None = None) -> Path:
     """Train one stage with `videoexpert.train`, or reuse its final model if an earlier run finished it."""
     final = run_dir / FINAL
     if (final / "config.json").is_file() and (final / "model.safetensors").is_file():
         logger.info("stage %d already trained: %s", stage, final)
         return final
-    steps, lr = (recipe.stage1_steps, recipe.stage1_lr) if stage == 1 else (recipe.stage2_steps, recipe.stage2_lr)
+    default_steps, lr = (recipe.stage1_steps, recipe.stage1_lr) if stage == 1 else (recipe.stage2_steps, recipe.stage2_lr)
+    steps = steps or default_steps
     return train(TrainConfig(stage=stage, model=str(start), output_dir=str(run_dir), max_steps=steps, lr=lr,
                              batch_size=recipe.batch_size, log_every=20, save_every=500, seed=recipe.seed, data=data))
 
