@@ -139,6 +139,7 @@ class VideoExpert(nn.Module):
         clip = video if isinstance(video, VideoClip) else self.read_video(video, **limits)
         decoded = time.perf_counter()
         cls_tokens, patch_tokens = self.encode_frames(clip.frames)
+        _wait_for(cls_tokens)
         encoded = time.perf_counter()
         return VideoFeatures(cls_tokens, patch_tokens, clip.times, clip.info.duration, clip.info.path,
                              {"decode": decoded - start, "encode": encoded - decoded})
@@ -153,8 +154,8 @@ class VideoExpert(nn.Module):
     def video_tokens(self, features: VideoFeatures) -> torch.Tensor:
         """Spatial Compress + projector for one encoded video: (1, n + u*w, d_llm)."""
         dtype = self.vision.dtype
-        return self.visual_tokens(features.cls_tokens[None].to(self.device, dtype),
-                                  features.patch_tokens[None].to(self.device, dtype))
+        return _wait_for(self.visual_tokens(features.cls_tokens[None].to(self.device, dtype),
+                                            features.patch_tokens[None].to(self.device, dtype)))
 
     # ------------------------------------------------------------------ text
     def encode_text(self, text: str) -> list[int]:
@@ -323,6 +324,14 @@ def _sample(logits: torch.Tensor, temperature: float, top_p: float, generator: t
         keep = sorted_probs.cumsum(0) - sorted_probs < top_p
         probs = torch.zeros_like(probs).scatter_(0, order[keep], sorted_probs[keep])
     return int(torch.multinomial(probs / probs.sum(), 1, generator=generator))
+
+
+def _wait_for(t: torch.Tensor) -> torch.Tensor:
+    """Wait until the GPU has computed `t`: CUDA kernels run asynchronously, and each stage's timing (decode, encode,
+    compress, LLM) must be its own. Once per stage per question; nothing on the CPU."""
+    if t.is_cuda:
+        torch.cuda.synchronize(t.device)
+    return t
 
 
 def _add_loc_token(tokenizer, llm: nn.Module, loc_token: str) -> int:

@@ -151,13 +151,10 @@ def build(recipe: DemoRecipe, out: Path, work_dir: Path, assets_dir: Path | None
     features = str(work_dir / "data" / "features")
     stage1 = run_stage(recipe, 1, work_dir / "assembled", work_dir / "stage1",
                        [DataSourceConfig("videoexpert", str(files["stage1"]), features)])
-    stage2 = run_stage(recipe, 2, stage1, work_dir / "stage2",
-                       [DataSourceConfig("videoexpert", str(files[task]), features, weight=weight)
-                        for task, weight in recipe.task_weights.items()])
+    stage2 = run_stage(recipe, 2, stage1, work_dir / "stage2", mixture(files, features, recipe.task_weights))
     if recipe.refine_steps:
         stage2 = run_stage(recipe, 2, stage2, work_dir / "stage2_refine",
-                           [DataSourceConfig("videoexpert", str(files[task]), features, weight=weight)
-                            for task, weight in recipe.refine_task_weights.items()], steps=recipe.refine_steps)
+                           mixture(files, features, recipe.refine_task_weights), steps=recipe.refine_steps)
 
     model = VideoExpert.from_pretrained(stage2, profile="cpu").eval()
     scores = evaluate_world(model, test_videos)
@@ -178,6 +175,11 @@ def describe(scores) -> str:
     return (f"{DESCRIPTION} Held-out test split (unseen colour-shape pairs): grounding R1@0.5 "
             f"{m.get('grounding/R1@0.5', 0):.2f}, mIoU {m.get('grounding/mIoU', 0):.2f}; highlight HIT@1 "
             f"{m.get('highlight/HIT@1', 0):.2f}; multiple-choice QA accuracy {m.get('qa/accuracy', 0):.2f}.")
+
+
+def mixture(files: dict[str, Path], features: str, weights: dict[str, float]) -> list[DataSourceConfig]:
+    """Stage 2's task mixture: one conversation file per task, sampled by weight."""
+    return [DataSourceConfig("videoexpert", str(files[task]), features, weight=weight) for task, weight in weights.items()]
 
 
 def run_stage(recipe: DemoRecipe, stage: int, start: Path, run_dir: Path, data: list[DataSourceConfig],
@@ -227,8 +229,7 @@ def build_text_times_ablation(recipe: DemoRecipe, out: Path, work_dir: Path) -> 
     files = write_world_data(base, train_videos, work_dir / "data", time_format="text")
     features = str(work_dir / "data" / "features")
     stage2 = run_stage(recipe, 2, work_dir / "stage1_text", work_dir / "stage2_text",
-                       [DataSourceConfig("videoexpert", str(files[task]), features, weight=weight)
-                        for task, weight in recipe.task_weights.items()])
+                       mixture(files, features, recipe.task_weights))
     scores = evaluate_world(VideoExpert.from_pretrained(stage2, profile="cpu").eval(), test_videos)
     logger.info("w/o temporal head (times as text), held-out test split:\n%s", scores.table())
     return write_report(recipe, test_videos, scores, out, key="test_without_temporal_head")
