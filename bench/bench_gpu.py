@@ -15,7 +15,7 @@ shipped demo model), put grounding segments within 2% of the video's length of e
     python bench/bench_gpu.py --smoke               # CPU, tiny shapes, short video: checks the script itself
 
 Writes the table to stdout and, with --json FILE, the numbers as JSON. Needs, besides torch and transformers:
-bitsandbytes (4-bit), open_clip_torch, decord or av (decoding), imageio-ffmpeg or an ffmpeg on PATH.
+bitsandbytes (4-bit), open_clip_torch, av (probing and decoding; also writes the video where no ffmpeg is found).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import gc
 import json
 import logging
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -99,15 +100,39 @@ def write_llm(path: Path, arch: dict, device: str) -> Path:
 
 
 def write_video(path: Path, seconds: float, size: tuple[int, int], fps: float) -> Path:
-    """A moving test pattern (ffmpeg's testsrc2) in H.264, the common case for uploads."""
+    """A moving test pattern in H.264, the common case for uploads: ffmpeg's testsrc2 (imageio-ffmpeg or an ffmpeg
+    on PATH), else PyAV's own libx264 (GPU machines may have neither ffmpeg, and the decoder needs PyAV anyway)."""
     try:
         import imageio_ffmpeg
         ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
-    except ImportError:  # a GPU machine without the wheel: the system's ffmpeg
-        ffmpeg = "ffmpeg"
+    except ImportError:
+        ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        return write_video_pyav(path, seconds, size, fps)
     subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-f", "lavfi", "-i",
                     f"testsrc2=size={size[0]}x{size[1]}:rate={fps}", "-t", str(seconds), "-c:v", "libx264",
                     "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path
+
+
+def write_video_pyav(path: Path, seconds: float, size: tuple[int, int], fps: float) -> Path:
+    """Colour bars that scroll, and a square that crosses the frame once: every frame differs, like testsrc2."""
+    import av
+    import numpy as np
+
+    width, height = size
+    num_frames = round(seconds * fps)
+    bars = np.repeat(np.linspace(0, 255, 8, dtype=np.uint8)[None, :, None] * np.array([[[1, 0.5, 0.2]]]),
+                     width // 8 + 1, axis=1)[:, :width].astype(np.uint8)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=round(fps), options={"preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(num_frames):
+            frame = np.repeat(np.roll(bars, 4 * i, axis=1), height, axis=0)
+            x = int((width - height // 4) * i / max(num_frames - 1, 1))
+            frame[height // 3: height // 3 + height // 4, x: x + height // 4] = 255
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
     return path
 
 

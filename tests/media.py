@@ -5,17 +5,16 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
-
-FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def write_video(path: Path, frames: np.ndarray, fps: float = 10.0, codec: str = "libx264",
                 extra: list[str] | None = None) -> Path:
     """Encode (t, h, w, 3) uint8 frames into a real video file with ffmpeg."""
+    import imageio_ffmpeg  # here, not at import: the GPU machine runs the tests that need no video without it
+
     t, h, w, _ = frames.shape
-    cmd = [FFMPEG, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
            "-r", str(fps), "-i", "-", "-c:v", codec, "-pix_fmt", "yuv420p", *(extra or []), str(path)]
     subprocess.run(cmd, input=np.ascontiguousarray(frames).tobytes(), check=True)
     return path
