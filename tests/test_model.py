@@ -45,6 +45,21 @@ def test_predict_every_task_on_a_real_video(tiny_model, event_video, task, query
         assert d["segments"][0]["label"] == answer_without_locs(d["answer"])
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("profile", ["cuda", "cuda-bf16"])
+def test_predict_every_task_on_the_gpu(tiny_model, event_video, tmp_path, profile):
+    """Every task end to end on CUDA (the 4-bit LLM where bitsandbytes is installed): decoding of the head's
+    output once mixed GPU and CPU tensors, which only a GPU run shows."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    tiny_model.save_pretrained(tmp_path / "m")
+    model = VideoExpert.from_pretrained(tmp_path / "m", profile=profile).eval()
+    assert model.device.type == "cuda"
+    for task, query, options in TASKS:
+        check_schema(model.predict(event_video, task, query, options, max_new_tokens=16), task, 6.0,
+                     model.config.num_frames)
+
+
 def test_cached_features_give_the_same_answer(tiny_model, event_video):
     features = tiny_model.encode_video(event_video)
     a = tiny_model.predict(event_video, "grounding", "the square")

@@ -93,7 +93,7 @@ def temporal_nms(spans: torch.Tensor, scores: torch.Tensor, threshold: float, ma
         return order[:max_keep]
     iou = temporal_iou(spans[order], spans[order])
     kept: list[int] = []
-    suppressed = torch.zeros(len(order), dtype=torch.bool)
+    suppressed = torch.zeros(len(order), dtype=torch.bool, device=iou.device)
     for i in range(len(order)):  # n is 100: the greedy pass is cheap and exact
         if suppressed[i]:
             continue
@@ -117,10 +117,12 @@ def decode_spans(foreground: torch.Tensor, spans: torch.Tensor, threshold: float
                  max_segments: int = 5) -> DecodedSpans:
     """Every frame is a proposal scored by its foreground probability; NMS gives ranked alternatives.
 
-    foreground: (n,), spans: (n, 2) for one [LOC].
+    foreground: (n,), spans: (n, 2) for one [LOC], on any device: decoding runs on the CPU (n is 100, and reading
+    values one by one off a GPU would synchronise for each).
     """
-    clamped = spans.detach().float().clamp(0.0, 1.0)
-    keep = temporal_nms(clamped, foreground.detach().float(), threshold, max_segments)
+    clamped = spans.detach().float().cpu().clamp(0.0, 1.0)
+    foreground = foreground.detach().float().cpu()
+    keep = temporal_nms(clamped, foreground, threshold, max_segments)
     return DecodedSpans(spans=[(float(clamped[i, 0]), float(clamped[i, 1])) for i in keep],
                         scores=[float(foreground[i]) for i in keep],
-                        saliency=[float(v) for v in foreground.detach().float()])
+                        saliency=foreground.tolist())
