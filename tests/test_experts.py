@@ -96,3 +96,32 @@ def test_wraps_bitsandbytes_linear4bit():
     layer = ExpertLinear(base, ExpertConfig(rank=4, alpha=8, dropout=0.0), ExpertRouter(), dtype=torch.bfloat16)
     x = torch.randn(2, 3, 64, device="cuda", dtype=torch.bfloat16)
     torch.testing.assert_close(layer(x), base(x))
+
+
+def test_gradient_checkpointing_recomputes_with_the_same_routing():
+    """Checkpointed layers are recomputed in backward, after the routing block of `forward` has closed; the gradients
+    of both experts must still equal those of a run that keeps its activations (the GPU QLoRA run found this)."""
+    from videoexpert import VideoExpert
+    from videoexpert.data import collate, make_example
+
+    grads = []
+    for checkpointing in (False, True):
+        model = VideoExpert.from_config("tiny", seed=0).train()
+        torch.manual_seed(1)
+        with torch.no_grad():
+            for _, layer in expert_layers(model.llm):
+                for b in layer.lora_B.values():
+                    b.weight.normal_(0, 0.05)
+        if checkpointing:
+            model.enable_gradient_checkpointing()
+        n, d = model.config.num_frames, model.config.vision_width
+        g = torch.Generator().manual_seed(0)
+        ex = make_example(model, torch.randn(n, d, generator=g), torch.randn(n, 16, d, generator=g),
+                          "When?", "During [LOC], a.", [(0.2, 0.6)])
+        torch.manual_seed(2)                                    # the same dropout masks in both runs
+        model(**collate([ex], model.tokenizer.pad_token_id)).loss.backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if ".lora_" in n})
+    plain, checkpointed = grads
+    assert any(".lora_A.temporal" in n and g.abs().sum() > 0 for n, g in plain.items())
+    for name in plain:
+        torch.testing.assert_close(checkpointed[name], plain[name], msg=name)

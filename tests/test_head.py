@@ -84,6 +84,21 @@ def test_grounding_losses_hand_values():
     assert losses["giou_loss"].item() == pytest.approx((0 + (1 - 0.75)) / 2)
 
 
+def test_indicator_loss_from_logits_equals_the_probability_form_and_runs_under_autocast():
+    torch.manual_seed(0)
+    head = TemporalHead(32, HeadConfig(hidden_size=16))
+    t_hidden, loc_hidden = torch.randn(2, 10, 32), torch.randn(2, 32)
+    windows = torch.tensor([[0.2, 0.5], [0.6, 0.9]])
+    out = head(t_hidden, loc_hidden)
+    from_logits = grounding_losses(out, windows, LossConfig())["indicator_loss"]
+    probs_only = HeadOutput(out.foreground, out.offsets, out.spans)
+    torch.testing.assert_close(from_logits, grounding_losses(probs_only, windows, LossConfig())["indicator_loss"])
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # CUDA autocast refuses BCE on probabilities; logits are fine
+        under_autocast = grounding_losses(head(t_hidden, loc_hidden), windows, LossConfig())["indicator_loss"]
+    assert under_autocast.dtype == torch.float32
+    torch.testing.assert_close(under_autocast, from_logits, atol=0.02, rtol=0.02)
+
+
 def test_text_loss_ignores_masked_tokens():
     logits = torch.zeros(1, 3, 5)
     logits[0, 0, 2] = 10.0

@@ -43,6 +43,7 @@ class HeadOutput:
     foreground: torch.Tensor   # (b_loc, n) foreground probability k_i
     offsets: torch.Tensor      # (b_loc, n, 2) (d_l, d_r) in normalised time
     spans: torch.Tensor        # (b_loc, n, 2) proposal [t_i - d_l, t_i + d_r], unclamped (the loss sees these)
+    foreground_logits: torch.Tensor | None = None  # (b_loc, n) before the sigmoid: the BCE takes these (autocast-safe)
 
 
 class TemporalHead(nn.Module):
@@ -63,11 +64,11 @@ class TemporalHead(nn.Module):
         x_t = self.loc_mlp(t_hidden.to(dtype))                     # (b_loc, n, w)
         h_loc = self.loc_mlp(loc_hidden.to(dtype))                 # (b_loc, w)
         x = x_t + h_loc[:, None]                                   # eq. 10, "Add"
-        foreground = torch.sigmoid(self.indicator(x)).squeeze(-1)  # (b_loc, n)
+        logits = self.indicator(x).squeeze(-1).float()             # (b_loc, n)
         offsets = torch.sigmoid(self.boundary(x))                  # (b_loc, n, 2)
         times = frame_times(x.shape[1], device=x.device, dtype=offsets.dtype)
         spans = torch.stack([times - offsets[..., 0], times + offsets[..., 1]], dim=-1)
-        return HeadOutput(foreground.float(), offsets.float(), spans.float())
+        return HeadOutput(torch.sigmoid(logits), offsets.float(), spans.float(), logits)
 
 
 def frame_times(num_frames: int, device=None, dtype=torch.float32) -> torch.Tensor:

@@ -55,7 +55,14 @@ def grounding_losses(head: HeadOutput, windows: torch.Tensor, config: LossConfig
     """Indicator BCE, span SmoothL1 and GIoU for every [LOC]; `windows` (b_loc, [K,] 2) in normalised time."""
     fg, targets = foreground_targets(windows.to(head.spans.dtype), head.foreground.shape[1])
     weight = torch.where(fg, 1.0, config.background_weight).to(head.foreground.dtype)
-    bce = F.binary_cross_entropy(head.foreground, fg.to(head.foreground.dtype), weight=weight, reduction="sum")
+    # From the logits where the head gives them: the same loss, but stable and allowed under CUDA autocast (BCE on
+    # probabilities is refused there); a HeadOutput built from probabilities alone gets the fp32 BCE.
+    if head.foreground_logits is not None:
+        bce = F.binary_cross_entropy_with_logits(head.foreground_logits.float(), fg.float(), weight=weight.float(),
+                                                 reduction="sum")
+    else:
+        with torch.autocast(head.foreground.device.type, enabled=False):
+            bce = F.binary_cross_entropy(head.foreground.float(), fg.float(), weight=weight.float(), reduction="sum")
     bce = bce / fg.numel()
     pred = head.spans[fg]                                        # (num_fg, 2)
     target = targets[fg]                                         # (num_fg, 2)

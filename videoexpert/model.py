@@ -12,6 +12,7 @@ replaced by `masked_scatter`; the first n of them are the T-tokens routed to the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -187,6 +188,22 @@ class VideoExpert(nn.Module):
         embeds = embeds.masked_scatter(video_mask[..., None], visual.to(embeds.dtype))
         t_mask = video_mask & (video_mask.cumsum(dim=1) <= self.config.num_frames)
         return embeds, t_mask
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute the LLM's layer activations in backward instead of keeping them. The recomputation runs after
+        `forward` has returned, outside its `route_tokens` block: each layer's recomputation is given the routing its
+        forward ran with (torch.utils.checkpoint's `context_fn`), else the T-tokens would be recomputed through the
+        spatial expert and the temporal expert would get wrong gradients."""
+        router = self.router
+
+        def context_fn():
+            return contextlib.nullcontext(), route_tokens(router, router.temporal_mask)
+
+        kwargs = {"use_reentrant": False, "context_fn": context_fn}
+        if hasattr(self.llm, "activation_checkpointing_enable"):  # transformers >= 5.2x; the old name warns there
+            self.llm.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            self.llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
     def _decode(self, **kwargs):
         """The decoder stack (post final norm) with the experts routed by the caller."""

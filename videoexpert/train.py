@@ -188,7 +188,7 @@ def train(cfg: TrainConfig) -> Path:
     params = model.trainable_parameters(cfg.stage)
     upcast_(params)
     if cfg.gradient_checkpointing:
-        model.llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_gradient_checkpointing()
     embeddings = {id(model.llm.get_input_embeddings().weight), id(model.llm.get_output_embeddings().weight)}
     groups = [{"params": [p for p in params if id(p) not in embeddings], "weight_decay": cfg.weight_decay},
               {"params": [p for p in params if id(p) in embeddings], "weight_decay": 0.0}]  # only [LOC] rows move
