@@ -2,12 +2,29 @@
 
 import json
 
+import torch
+
 from videoexpert import VideoExpert
+from videoexpert.data.features import load_features
+from videoexpert.data.synthetic import generate_videos
 from videoexpert.demo import DemoRecipe, build
+from videoexpert.demo.build import build_text_times_ablation
+from videoexpert.demo.evaluate import world_features
 
 
 def test_reduced_recipe_runs_and_saves_a_loadable_model(tmp_path):
     recipe = DemoRecipe.reduced()
+    # first as on a GPU lease: features from 2 processes, training only; then the same call finishes the job
+    assert build(recipe, tmp_path / "model", tmp_path / "work", workers=2, train_only=True) is None
+    assert (tmp_path / "work" / "stage2_refine" / "final" / "model.safetensors").is_file()
+    assert not (tmp_path / "model").exists()
+    assembled = VideoExpert.from_pretrained(tmp_path / "work" / "assembled").eval()
+    video = generate_videos("train", 1)[0]
+    saved = load_features(tmp_path / "work" / "data" / "features" / f"{video.name}.safetensors")
+    with torch.inference_mode():
+        direct = world_features(assembled, video)
+    # the worker processes compute the same features (stored in fp16: equal up to its rounding)
+    torch.testing.assert_close(saved.patch_tokens.float(), direct.patch_tokens, rtol=1e-3, atol=2e-3)
     report = build(recipe, tmp_path / "model", tmp_path / "work", tmp_path / "assets")
     scores = json.loads((tmp_path / "model" / "demo_scores.json").read_text())
     assert scores["test"] == report["test"]
@@ -30,3 +47,15 @@ def test_reduced_recipe_runs_and_saves_a_loadable_model(tmp_path):
     pred = model.predict(video, "grounding", truth["grounding"][0]["query"])
     assert pred.model == "videoexpert-demo" and pred.segments
     assert abs(pred.duration - truth["video"]["duration"]) < 0.2
+
+
+def test_ablation_trains_with_the_same_runs_as_the_build(tmp_path):
+    recipe = DemoRecipe.reduced()
+    build(recipe, tmp_path / "model", tmp_path / "work", train_only=True)
+    assert build_text_times_ablation(recipe, tmp_path / "model", tmp_path / "work", train_only=True) is None
+    for run, steps in (("stage2", recipe.stage2_steps), ("stage2_refine", recipe.refine_steps)):
+        loc = json.loads((tmp_path / "work" / run / "train_config.json").read_text())
+        text = json.loads((tmp_path / "work" / run.replace("stage2", "stage2_text") / "train_config.json").read_text())
+        assert loc["max_steps"] == text["max_steps"] == steps and loc["batch_size"] == text["batch_size"]
+        assert [d["weight"] for d in loc["data"]] == [d["weight"] for d in text["data"]]
+        assert all(d["annotations"].endswith("_text.json") for d in text["data"])

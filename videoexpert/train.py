@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,7 @@ def train(cfg: TrainConfig) -> Path:
                     disable=not accelerator.is_main_process)
     running: dict[str, float] = {}
     logged_steps = 0
+    started = time.perf_counter()
     for batch in batches:
         if step >= cfg.max_steps:
             break
@@ -240,7 +242,7 @@ def train(cfg: TrainConfig) -> Path:
         logged_steps += 1
         progress.update(1)
         if step % cfg.log_every == 0 or step == cfg.max_steps:
-            record = {"step": step, "lr": scheduler.get_last_lr()[0],
+            record = {"step": step, "lr": scheduler.get_last_lr()[0], "elapsed_s": time.perf_counter() - started,
                       **{k: v / logged_steps for k, v in running.items()}}
             progress.set_postfix(loss=f"{record['loss']:.3f}")
             if accelerator.is_main_process:

@@ -10,6 +10,15 @@ from pathlib import Path
 from ..cli import setup_logging
 
 
+def recipe_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe field, e.g. --set stage2_steps=3000 (the ablation needs the build's)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes that extract the features and load training data (e.g. the machine's cores)")
+    p.add_argument("--train-only", action="store_true",
+                   help="stop after training; the same command without it scores and saves what was trained")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m videoexpert.demo",
                                      description="Build or score the demo model trained on the generated world.")
@@ -20,14 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--assets", help="also write example test videos and their ground truth here (e.g. assets)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--reduced", action="store_true", help="toy scale, minutes on a CPU (smoke test of the recipe)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a recipe field, e.g. --set stage2_steps=3000")
+    recipe_options(p)
     p = sub.add_parser("ablation", help="train and score the 'w/o temporal head' variant (times as text) with the "
                                         "same data and budget, from a finished build's work dir")
     p.add_argument("--out", default="checkpoints/videoexpert-demo", help="the built model (its scores get the row)")
     p.add_argument("--work-dir", default="runs/demo")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--reduced", action="store_true")
+    recipe_options(p)
     p = sub.add_parser("evaluate", help="score a saved model on the held-out test split of the world")
     p.add_argument("--model", required=True, help="saved model directory")
     p.add_argument("--num-test", type=int, default=120, help="test videos (seeds after the build's)")
@@ -38,24 +47,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging()
 
+    from .backbones import LanguageRecipe, VisionRecipe
     from .build import DemoRecipe, build
-    if args.command == "build":
+    if args.command in ("build", "ablation"):
         recipe = DemoRecipe.reduced() if args.reduced else DemoRecipe()
         recipe.seed = args.seed
         for item in args.set:
             key, _, value = item.partition("=")
-            if not hasattr(recipe, key):
-                parser.error(f"unknown recipe field {key!r}")
+            if not hasattr(recipe, key) or isinstance(getattr(recipe, key), (dict, VisionRecipe, LanguageRecipe)):
+                parser.error(f"unknown or not settable recipe field {key!r}")
             setattr(recipe, key, type(getattr(recipe, key))(value))
-        report = build(recipe, Path(args.out), Path(args.work_dir), Path(args.assets) if args.assets else None)
-        print(json.dumps(report["test"], indent=2))
+    if args.command == "build":
+        report = build(recipe, Path(args.out), Path(args.work_dir), Path(args.assets) if args.assets else None,
+                       workers=args.workers, train_only=args.train_only)
+        if report is not None:
+            print(json.dumps(report["test"], indent=2))
         return 0
     if args.command == "ablation":
         from .build import build_text_times_ablation
-        recipe = DemoRecipe.reduced() if args.reduced else DemoRecipe()
-        recipe.seed = args.seed
-        report = build_text_times_ablation(recipe, Path(args.out), Path(args.work_dir))
-        print(report["test_without_temporal_head"]["table"])
+        report = build_text_times_ablation(recipe, Path(args.out), Path(args.work_dir), workers=args.workers,
+                                           train_only=args.train_only)
+        if report is not None:
+            print(report["test_without_temporal_head"]["table"])
         return 0
     from .. import VideoExpert
     from ..data.synthetic import generate_videos

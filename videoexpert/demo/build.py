@@ -53,7 +53,8 @@ class DemoRecipe:
     language: LanguageRecipe = field(default_factory=LanguageRecipe)
     stage1_steps: int = 300
     stage2_steps: int = 2000
-    batch_size: int = 16
+    batch_size: int = 16            # stage 1
+    stage2_batch_size: int = 16     # stage 2 and its refine run
     stage1_lr: float = 1e-3
     stage2_lr: float = 1e-3
     task_weights: dict[str, float] = field(default_factory=lambda: {"grounding": 2.0, "captioning": 1.0, "qa": 1.0})
@@ -67,6 +68,7 @@ class DemoRecipe:
     def reduced(cls) -> "DemoRecipe":
         """Minutes on a CPU: the same steps at toy scale (CI smoke test of the recipe, not a usable model)."""
         return cls(num_train=12, num_test=3, num_assets=1, stage1_steps=3, stage2_steps=6, refine_steps=2, batch_size=4,
+                   stage2_batch_size=4,
                    vision=VisionRecipe(steps=5, batch_size=16, frames_per_video=4),
                    language=LanguageRecipe(steps=5, batch_size=8, vocab_size=600))
 
@@ -97,15 +99,21 @@ def conversation(video, question: str, answer: str, windows: list[tuple[float, f
                               {"from": "gpt", "value": answer}]}
 
 
-def write_world_data(model, videos, data_dir: Path, time_format: str = "loc") -> dict[str, Path]:
-    """Features of every video and one conversation file per task (plus stage 1's captions without times)."""
+def write_world_data(model, videos, data_dir: Path, time_format: str = "loc", workers: int = 1,
+                     model_dir: Path | None = None) -> dict[str, Path]:
+    """Features of every video and one conversation file per task (plus stage 1's captions without times).
+    With workers > 1 the features are computed by that many processes, each loading the model from `model_dir`."""
     features_dir = data_dir / "features"
     features_dir.mkdir(parents=True, exist_ok=True)
+    todo = [v for v in videos if not (features_dir / f"{v.name}.safetensors").exists()]
+    if workers > 1 and len(todo) > 1:
+        if model_dir is None:
+            raise ValueError("parallel feature extraction needs model_dir")
+        encode_in_processes(model_dir, todo, features_dir, workers)
+    for video in tqdm(todo if workers <= 1 else [], desc="encoding the training world", unit="video"):
+        save_features(world_features(model, video), features_dir / f"{video.name}.safetensors", vision="demo-vit")
     records: dict[str, list[dict]] = {"stage1": [], "grounding": [], "captioning": [], "qa": []}
-    for video in tqdm(videos, desc="encoding the training world", unit="video"):
-        path = features_dir / f"{video.name}.safetensors"
-        if not path.exists():
-            save_features(world_features(model, video), path, vision="demo-vit")
+    for video in videos:
         captions = video.dense_captions()
         records["stage1"].append(conversation(video, "Describe the video.", " ".join(c.sentence for c in captions), []))
         records["captioning"].append(conversation(video, prompts.question_for("captioning"),
@@ -127,7 +135,43 @@ def write_world_data(model, videos, data_dir: Path, time_format: str = "loc") ->
     return files
 
 
-def build(recipe: DemoRecipe, out: Path, work_dir: Path, assets_dir: Path | None = None) -> dict:
+_WORKER_MODEL = None
+
+
+def _load_worker_model(model_dir: str) -> None:
+    global _WORKER_MODEL
+    from ..model import VideoExpert
+
+    torch.set_num_threads(1)  # one core each: processes, not threads, share the machine
+    _WORKER_MODEL = VideoExpert.from_pretrained(model_dir, profile="cpu").eval()
+
+
+def _encode_and_save(job) -> str:
+    video, path = job
+    with torch.inference_mode():
+        save_features(world_features(_WORKER_MODEL, video), Path(path), vision="demo-vit")
+    return path
+
+
+def encode_in_processes(model_dir: Path, videos, features_dir: Path, workers: int) -> None:
+    """Render and encode videos in `workers` processes (spawned: forking after torch has started threads can hang).
+    Each computes exactly what the single-process loop does: the model on the CPU, in fp32."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [(v, str(features_dir / f"{v.name}.safetensors")) for v in videos]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_load_worker_model, initargs=(str(model_dir),)) as pool:
+        for _ in tqdm(pool.map(_encode_and_save, jobs, chunksize=4), total=len(jobs),
+                      desc=f"encoding the training world ({workers} processes)", unit="video"):
+            pass
+
+
+def build(recipe: DemoRecipe, out: Path, work_dir: Path, assets_dir: Path | None = None, workers: int = 1,
+          train_only: bool = False) -> dict | None:
+    """The recipe; every step reuses what an earlier run in `work_dir` finished. `workers` processes extract the
+    features (and load the training data). `train_only` stops before scoring and saving (a GPU lease that ends
+    first: the same command without it then scores and saves what was trained)."""
     from ..model import VideoExpert
     from ..vision import VisionTower
 
@@ -146,15 +190,14 @@ def build(recipe: DemoRecipe, out: Path, work_dir: Path, assets_dir: Path | None
         config = model_config(recipe, recipe.language.arch_config(len(tokenizer), tokenizer))
         model = VideoExpert(config, VisionTower(visual, config.vision), llm, tokenizer)
         model.save_pretrained(work_dir / "assembled")
-    files = write_world_data(model, train_videos, work_dir / "data")
+    files = write_world_data(model, train_videos, work_dir / "data", workers=workers, model_dir=work_dir / "assembled")
 
     features = str(work_dir / "data" / "features")
     stage1 = run_stage(recipe, 1, work_dir / "assembled", work_dir / "stage1",
-                       [DataSourceConfig("videoexpert", str(files["stage1"]), features)])
-    stage2 = run_stage(recipe, 2, stage1, work_dir / "stage2", mixture(files, features, recipe.task_weights))
-    if recipe.refine_steps:
-        stage2 = run_stage(recipe, 2, stage2, work_dir / "stage2_refine",
-                           mixture(files, features, recipe.refine_task_weights), steps=recipe.refine_steps)
+                       [DataSourceConfig("videoexpert", str(files["stage1"]), features)], workers=workers)
+    stage2 = run_stage2(recipe, stage1, work_dir, files, features, workers=workers)
+    if train_only:
+        return None
 
     model = VideoExpert.from_pretrained(stage2, profile="cpu").eval()
     scores = evaluate_world(model, test_videos)
@@ -182,17 +225,34 @@ def mixture(files: dict[str, Path], features: str, weights: dict[str, float]) ->
     return [DataSourceConfig("videoexpert", str(files[task]), features, weight=weight) for task, weight in weights.items()]
 
 
+def run_stage2(recipe: DemoRecipe, start: Path, work_dir: Path, files: dict[str, Path], features: str,
+               suffix: str = "", workers: int = 1) -> Path:
+    """Stage 2 on the task mixture, then the grounding-heavy refine run from its final model."""
+    stage2 = run_stage(recipe, 2, start, work_dir / f"stage2{suffix}", mixture(files, features, recipe.task_weights),
+                       workers=workers)
+    if recipe.refine_steps:
+        stage2 = run_stage(recipe, 2, stage2, work_dir / f"stage2{suffix}_refine",
+                           mixture(files, features, recipe.refine_task_weights), steps=recipe.refine_steps,
+                           workers=workers)
+    return stage2
+
+
 def run_stage(recipe: DemoRecipe, stage: int, start: Path, run_dir: Path, data: list[DataSourceConfig],
-              steps: int | None = None) -> Path:
-    """Train one stage with `videoexpert.train`, or reuse its final model if an earlier run finished it."""
+              steps: int | None = None, workers: int = 1) -> Path:
+    """Train one stage with `videoexpert.train`, or reuse its final model if an earlier run finished it. On a GPU
+    the frozen backbones run in bf16 (the `cuda-bf16` profile, which needs bf16 autocast)."""
     final = run_dir / FINAL
     if (final / "config.json").is_file() and (final / "model.safetensors").is_file():
         logger.info("stage %d already trained: %s", stage, final)
         return final
-    default_steps, lr = (recipe.stage1_steps, recipe.stage1_lr) if stage == 1 else (recipe.stage2_steps, recipe.stage2_lr)
-    steps = steps or default_steps
-    return train(TrainConfig(stage=stage, model=str(start), output_dir=str(run_dir), max_steps=steps, lr=lr,
-                             batch_size=recipe.batch_size, log_every=20, save_every=500, seed=recipe.seed, data=data))
+    if stage == 1:
+        default_steps, lr, batch_size = recipe.stage1_steps, recipe.stage1_lr, recipe.batch_size
+    else:
+        default_steps, lr, batch_size = recipe.stage2_steps, recipe.stage2_lr, recipe.stage2_batch_size
+    return train(TrainConfig(stage=stage, model=str(start), output_dir=str(run_dir), max_steps=steps or default_steps,
+                             lr=lr, batch_size=batch_size, log_every=20, save_every=500, seed=recipe.seed, data=data,
+                             mixed_precision="bf16" if torch.cuda.is_available() else "no",
+                             num_workers=min(workers, 8) if workers > 1 else 0))
 
 
 def check_work_dir(recipe: DemoRecipe, work_dir: Path) -> None:
@@ -216,9 +276,10 @@ def write_report(recipe: DemoRecipe, test_videos, scores, out: Path | None, key:
     return report
 
 
-def build_text_times_ablation(recipe: DemoRecipe, out: Path, work_dir: Path) -> dict:
-    """The paper's "w/o temporal head" row: the same stage-1 model, data and stage-2 budget, but every answer
-    writes its times as text (two-digit percentages) instead of [LOC]; scored on the same test split."""
+def build_text_times_ablation(recipe: DemoRecipe, out: Path, work_dir: Path, workers: int = 1,
+                              train_only: bool = False) -> dict | None:
+    """The paper's "w/o temporal head" row: the same stage-1 model, data and stage-2 runs (steps, mixtures, refine),
+    but every answer writes its times as text (two-digit percentages) instead of [LOC]; same test split."""
     from ..model import VideoExpert
 
     train_videos = generate_videos("train", recipe.num_train, start_seed=recipe.seed * 1_000_000)
@@ -226,10 +287,12 @@ def build_text_times_ablation(recipe: DemoRecipe, out: Path, work_dir: Path) -> 
     base = VideoExpert.from_pretrained(work_dir / "stage1" / FINAL, profile="cpu")
     base.config.time_format = "text"
     base.save_pretrained(work_dir / "stage1_text")
-    files = write_world_data(base, train_videos, work_dir / "data", time_format="text")
+    files = write_world_data(base, train_videos, work_dir / "data", time_format="text", workers=workers,
+                             model_dir=work_dir / "stage1_text")
     features = str(work_dir / "data" / "features")
-    stage2 = run_stage(recipe, 2, work_dir / "stage1_text", work_dir / "stage2_text",
-                       mixture(files, features, recipe.task_weights))
+    stage2 = run_stage2(recipe, work_dir / "stage1_text", work_dir, files, features, suffix="_text", workers=workers)
+    if train_only:
+        return None
     scores = evaluate_world(VideoExpert.from_pretrained(stage2, profile="cpu").eval(), test_videos)
     logger.info("w/o temporal head (times as text), held-out test split:\n%s", scores.table())
     return write_report(recipe, test_videos, scores, out, key="test_without_temporal_head")
