@@ -1,10 +1,12 @@
 """The demo recipe end to end at toy scale: world -> backbones -> VideoExpert stages 1-2 -> scores -> saved model."""
 
+import dataclasses
 import json
 
+import pytest
 import torch
 
-from videoexpert import VideoExpert
+from videoexpert import ConfigError, VideoExpert
 from videoexpert.data.features import load_features
 from videoexpert.data.synthetic import generate_videos
 from videoexpert.demo import DemoRecipe, build
@@ -59,3 +61,5 @@ def test_ablation_trains_with_the_same_runs_as_the_build(tmp_path):
         assert loc["max_steps"] == text["max_steps"] == steps and loc["batch_size"] == text["batch_size"]
         assert [d["weight"] for d in loc["data"]] == [d["weight"] for d in text["data"]]
         assert all(d["annotations"].endswith("_text.json") for d in text["data"])
+    with pytest.raises(ConfigError, match="another recipe"):  # another budget than the build's compares nothing
+        build_text_times_ablation(dataclasses.replace(recipe, refine_steps=3), tmp_path / "model", tmp_path / "work")

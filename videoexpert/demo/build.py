@@ -282,6 +282,8 @@ def build_text_times_ablation(recipe: DemoRecipe, out: Path, work_dir: Path, wor
     but every answer writes its times as text (two-digit percentages) instead of [LOC]; same test split."""
     from ..model import VideoExpert
 
+    check_work_dir(recipe, work_dir)  # the build's recipe: an ablation with another budget would compare nothing
+
     train_videos = generate_videos("train", recipe.num_train, start_seed=recipe.seed * 1_000_000)
     test_videos = generate_videos("test", recipe.num_test, start_seed=recipe.seed * 1_000_000 + 500_000)
     base = VideoExpert.from_pretrained(work_dir / "stage1" / FINAL, profile="cpu")
