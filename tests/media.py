@@ -8,6 +8,13 @@ from pathlib import Path
 import numpy as np
 
 
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary that imageio-ffmpeg ships (imported here, not at import: the GPU machine lacks it)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
 def write_video(path: Path, frames: np.ndarray, fps: float = 10.0, codec: str = "libx264",
                 extra: list[str] | None = None) -> Path:
     """Encode (t, h, w, 3) uint8 frames into a real video file with ffmpeg; where imageio-ffmpeg is missing (the

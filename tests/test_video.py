@@ -5,7 +5,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from tests.media import FFMPEG, event_frames, write_video
+from tests.media import event_frames, ffmpeg_exe, write_video
 from videoexpert import VideoDecodeError, probe_video, read_video
 from videoexpert.video import sample_frame_indices
 
@@ -48,7 +48,7 @@ def test_backends_agree(event_video):
 def test_display_rotation_is_applied(video_dir, backend):
     plain = write_video(video_dir / "halves.mp4", halves())
     rotated = video_dir / "halves_rot90.mp4"
-    subprocess.run([FFMPEG, "-y", "-loglevel", "error", "-display_rotation", "90", "-i", str(plain), "-c", "copy",
+    subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-display_rotation", "90", "-i", str(plain), "-c", "copy",
                     str(rotated)], check=True)
     info = probe_video(rotated)
     assert info.rotation == 90 and (info.width, info.height) == (48, 64)
@@ -83,7 +83,7 @@ def test_clear_errors(video_dir, tmp_path, event_video):
     with pytest.raises(VideoDecodeError, match="cannot read"):
         read_video(text)
     audio = tmp_path / "tone.m4a"
-    subprocess.run([FFMPEG, "-y", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+    subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
                     "-c:a", "aac", str(audio)], check=True)
     with pytest.raises(VideoDecodeError, match="no video stream"):
         read_video(audio)

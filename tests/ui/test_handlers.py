@@ -132,9 +132,9 @@ def test_parse_options():
 def test_audio_only_file_is_a_clear_error(studio, video_dir):
     import subprocess
 
-    from tests.media import FFMPEG
+    from tests.media import ffmpeg_exe
     audio = video_dir / "song.mp4"
-    subprocess.run([FFMPEG, "-y", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+    subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
                     "-c:a", "aac", str(audio)], check=True)
     with pytest.raises(gr.Error, match="no video stream in song.mp4"):
         studio.ground(str(audio), "x")
