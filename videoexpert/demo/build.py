@@ -110,8 +110,9 @@ def write_world_data(model, videos, data_dir: Path, time_format: str = "loc", wo
         if model_dir is None:
             raise ValueError("parallel feature extraction needs model_dir")
         encode_in_processes(model_dir, todo, features_dir, workers)
-    for video in tqdm(todo if workers <= 1 else [], desc="encoding the training world", unit="video"):
-        save_features(world_features(model, video), features_dir / f"{video.name}.safetensors", vision="demo-vit")
+    else:
+        for video in tqdm(todo, desc="encoding the training world", unit="video"):
+            save_features(world_features(model, video), features_dir / f"{video.name}.safetensors", vision="demo-vit")
     records: dict[str, list[dict]] = {"stage1": [], "grounding": [], "captioning": [], "qa": []}
     for video in videos:
         captions = video.dense_captions()
