@@ -18,7 +18,7 @@ def test_reduced_recipe_runs_and_saves_a_loadable_model(tmp_path):
     recipe = DemoRecipe.reduced()
     # first as on a GPU lease: features from 2 processes, training only; then the same call finishes the job
     assert build(recipe, tmp_path / "model", tmp_path / "work", workers=2, train_only=True) is None
-    assert (tmp_path / "work" / "stage2_refine" / "final" / "model.safetensors").is_file()
+    assert (tmp_path / "work" / "stage2_extend" / "final" / "model.safetensors").is_file()
     assert not (tmp_path / "model").exists()
     assembled = VideoExpert.from_pretrained(tmp_path / "work" / "assembled").eval()
     video = generate_videos("train", 1)[0]
@@ -42,6 +42,14 @@ def test_reduced_recipe_runs_and_saves_a_loadable_model(tmp_path):
     config = json.loads((tmp_path / "work" / "stage2_refine" / "train_config.json").read_text())
     assert config["model"] == str(tmp_path / "work" / "stage2" / "final")
     assert [d["weight"] for d in config["data"]] == list(recipe.refine_task_weights.values())
+    # the extend run continues from the refine run's model on the larger world: the first num_train videos and more
+    config = json.loads((tmp_path / "work" / "stage2_extend" / "train_config.json").read_text())
+    assert config["model"] == str(tmp_path / "work" / "stage2_refine" / "final")
+    assert config["max_steps"] == recipe.extend_steps
+    grounding = json.loads(open(config["data"][0]["annotations"]).read())
+    first = json.loads((tmp_path / "work" / "data" / "grounding.json").read_text())
+    assert grounding[: len(first)] == first
+    assert {r["id"] for r in grounding} == {v.name for v in generate_videos("train", recipe.extend_num_train)}
     # the result is an ordinary saved VideoExpert, with an example video and its ground truth beside it
     model = VideoExpert.from_pretrained(tmp_path / "model")
     video = next((tmp_path / "assets").glob("*.mp4"))
@@ -55,7 +63,8 @@ def test_ablation_trains_with_the_same_runs_as_the_build(tmp_path):
     recipe = DemoRecipe.reduced()
     build(recipe, tmp_path / "model", tmp_path / "work", train_only=True)
     assert build_text_times_ablation(recipe, tmp_path / "model", tmp_path / "work", train_only=True) is None
-    for run, steps in (("stage2", recipe.stage2_steps), ("stage2_refine", recipe.refine_steps)):
+    for run, steps in (("stage2", recipe.stage2_steps), ("stage2_refine", recipe.refine_steps),
+                       ("stage2_extend", recipe.extend_steps)):
         loc = json.loads((tmp_path / "work" / run / "train_config.json").read_text())
         text = json.loads((tmp_path / "work" / run.replace("stage2", "stage2_text") / "train_config.json").read_text())
         assert loc["max_steps"] == text["max_steps"] == steps and loc["batch_size"] == text["batch_size"]
@@ -63,3 +72,9 @@ def test_ablation_trains_with_the_same_runs_as_the_build(tmp_path):
         assert all(d["annotations"].endswith("_text.json") for d in text["data"])
     with pytest.raises(ConfigError, match="another recipe"):  # another budget than the build's compares nothing
         build_text_times_ablation(dataclasses.replace(recipe, refine_steps=3), tmp_path / "model", tmp_path / "work")
+
+
+def test_extended_world_must_contain_the_training_world(tmp_path):
+    recipe = dataclasses.replace(DemoRecipe.reduced(), extend_num_train=5)
+    with pytest.raises(ConfigError, match="extend_num_train"):
+        build(recipe, tmp_path / "model", tmp_path / "work", train_only=True)
