@@ -10,7 +10,7 @@ from videoexpert import ConfigError, VideoExpert
 from videoexpert.data.features import load_features
 from videoexpert.data.synthetic import generate_videos
 from videoexpert.demo import DemoRecipe, build
-from videoexpert.demo.build import build_text_times_ablation
+from videoexpert.demo.build import build_text_times_ablation, check_work_dir
 from videoexpert.demo.evaluate import world_features
 
 
@@ -18,7 +18,7 @@ def test_reduced_recipe_runs_and_saves_a_loadable_model(tmp_path):
     recipe = DemoRecipe.reduced()
     # first as on a GPU lease: features from 2 processes, training only; then the same call finishes the job
     assert build(recipe, tmp_path / "model", tmp_path / "work", workers=2, train_only=True) is None
-    assert (tmp_path / "work" / "stage2_extend" / "final" / "model.safetensors").is_file()
+    assert (tmp_path / "work" / "stage2_extend2" / "final" / "model.safetensors").is_file()
     assert not (tmp_path / "model").exists()
     assembled = VideoExpert.from_pretrained(tmp_path / "work" / "assembled").eval()
     video = generate_videos("train", 1)[0]
@@ -42,14 +42,17 @@ def test_reduced_recipe_runs_and_saves_a_loadable_model(tmp_path):
     config = json.loads((tmp_path / "work" / "stage2_refine" / "train_config.json").read_text())
     assert config["model"] == str(tmp_path / "work" / "stage2" / "final")
     assert [d["weight"] for d in config["data"]] == list(recipe.refine_task_weights.values())
-    # the extend run continues from the refine run's model on the larger world: the first num_train videos and more
-    config = json.loads((tmp_path / "work" / "stage2_extend" / "train_config.json").read_text())
-    assert config["model"] == str(tmp_path / "work" / "stage2_refine" / "final")
-    assert config["max_steps"] == recipe.extend_steps
-    grounding = json.loads(open(config["data"][0]["annotations"]).read())
+    # each extend run continues from the previous model on a larger world: the first num_train videos and more
     first = json.loads((tmp_path / "work" / "data" / "grounding.json").read_text())
-    assert grounding[: len(first)] == first
-    assert {r["id"] for r in grounding} == {v.name for v in generate_videos("train", recipe.extend_num_train)}
+    for (num_videos, steps), run, start in zip(recipe.extend, ("stage2_extend", "stage2_extend2"),
+                                               ("stage2_refine", "stage2_extend"), strict=True):
+        config = json.loads((tmp_path / "work" / run / "train_config.json").read_text())
+        assert config["model"] == str(tmp_path / "work" / start / "final") and config["max_steps"] == steps
+        grounding = json.loads(open(config["data"][0]["annotations"]).read())
+        assert grounding[: len(first)] == first
+        assert {r["id"] for r in grounding} == {v.name for v in generate_videos("train", num_videos)}
+    card = json.loads((tmp_path / "model" / "config.json").read_text())["description"]  # the model card's text
+    assert f"grounding R1@0.5 {metrics['grounding/R1@0.5']:.2f}" in card
     # the result is an ordinary saved VideoExpert, with an example video and its ground truth beside it
     model = VideoExpert.from_pretrained(tmp_path / "model")
     video = next((tmp_path / "assets").glob("*.mp4"))
@@ -64,7 +67,7 @@ def test_ablation_trains_with_the_same_runs_as_the_build(tmp_path):
     build(recipe, tmp_path / "model", tmp_path / "work", train_only=True)
     assert build_text_times_ablation(recipe, tmp_path / "model", tmp_path / "work", train_only=True) is None
     for run, steps in (("stage2", recipe.stage2_steps), ("stage2_refine", recipe.refine_steps),
-                       ("stage2_extend", recipe.extend_steps)):
+                       ("stage2_extend", recipe.extend[0][1]), ("stage2_extend2", recipe.extend[1][1])):
         loc = json.loads((tmp_path / "work" / run / "train_config.json").read_text())
         text = json.loads((tmp_path / "work" / run.replace("stage2", "stage2_text") / "train_config.json").read_text())
         assert loc["max_steps"] == text["max_steps"] == steps and loc["batch_size"] == text["batch_size"]
@@ -74,7 +77,20 @@ def test_ablation_trains_with_the_same_runs_as_the_build(tmp_path):
         build_text_times_ablation(dataclasses.replace(recipe, refine_steps=3), tmp_path / "model", tmp_path / "work")
 
 
-def test_extended_world_must_contain_the_training_world(tmp_path):
-    recipe = dataclasses.replace(DemoRecipe.reduced(), extend_num_train=5)
-    with pytest.raises(ConfigError, match="extend_num_train"):
+@pytest.mark.parametrize("extend", [[(5, 2)], [(16, 2), (14, 2)]], ids=["smaller than num_train", "shrinking"])
+def test_extended_world_must_grow(tmp_path, extend):
+    recipe = dataclasses.replace(DemoRecipe.reduced(), extend=extend)
+    with pytest.raises(ConfigError, match="must be at least"):
         build(recipe, tmp_path / "model", tmp_path / "work", train_only=True)
+
+
+def test_a_work_dir_is_shared_by_recipes_that_differ_only_in_later_extend_phases(tmp_path):
+    recipe = dataclasses.replace(DemoRecipe.reduced(), extend=[(14, 2)])
+    check_work_dir(recipe, tmp_path)
+    longer = dataclasses.replace(recipe, extend=[(14, 2), (16, 2)])
+    check_work_dir(longer, tmp_path)     # grows the world further in place
+    check_work_dir(recipe, tmp_path)     # and the shorter recipe still finds its runs
+    assert json.loads((tmp_path / "recipe.json").read_text())["extend"] == [[14, 2], [16, 2]]
+    for other in (dataclasses.replace(recipe, extend=[(14, 3)]), dataclasses.replace(longer, stage2_steps=7)):
+        with pytest.raises(ConfigError, match="another recipe"):
+            check_work_dir(other, tmp_path)

@@ -1,12 +1,14 @@
 """The demo model and example videos that ship in the repository: they load, answer every task in the schema,
 and are what the app and the CLI use by default."""
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from videoexpert import VideoExpert, default_model_source
+from videoexpert.demo import DemoRecipe
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "checkpoints" / "videoexpert-demo"
@@ -25,6 +27,8 @@ def test_the_demo_model_is_the_default(monkeypatch):
     assert size < 40 * 2**20, f"the shipped checkpoint is {size / 2**20:.1f} MiB"
     scores = json.loads((DEMO / "demo_scores.json").read_text())
     assert scores["test"]["counts"]["grounding"] >= 200 and "grounding/R1@0.5" in scores["test"]["metrics"]
+    # `python -m videoexpert.demo build` with no options is the recipe that made the shipped model
+    assert scores["recipe"] == json.loads(json.dumps(dataclasses.asdict(DemoRecipe())))
 
 
 @pytest.mark.parametrize("video", ASSETS, ids=[v.stem for v in ASSETS])

@@ -12,7 +12,8 @@ from ..cli import setup_logging
 
 def recipe_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a recipe field, e.g. --set stage2_steps=3000 (the ablation needs the build's)")
+                   help="override a recipe field, e.g. --set stage2_steps=3000 or --set 'extend=[[5000,2000],[10000,2000]]' "
+                        "(the extend runs: [videos, steps] each); the ablation needs the build's")
     p.add_argument("--workers", type=int, default=1,
                    help="processes that extract the features and load training data (e.g. the machine's cores)")
     p.add_argument("--train-only", action="store_true",
@@ -56,7 +57,13 @@ def main(argv: list[str] | None = None) -> int:
             key, _, value = item.partition("=")
             if not hasattr(recipe, key) or isinstance(getattr(recipe, key), (dict, VisionRecipe, LanguageRecipe)):
                 parser.error(f"unknown or not settable recipe field {key!r}")
-            setattr(recipe, key, type(getattr(recipe, key))(value))
+            if isinstance(getattr(recipe, key), list):  # the extend phases: --set 'extend=[[5000,2000]]'
+                try:
+                    setattr(recipe, key, [tuple(phase) for phase in json.loads(value)])
+                except (ValueError, TypeError) as e:
+                    parser.error(f"--set {key}: expected a JSON list of [videos, steps] pairs ({e})")
+            else:
+                setattr(recipe, key, type(getattr(recipe, key))(value))
     if args.command == "build":
         report = build(recipe, Path(args.out), Path(args.work_dir), Path(args.assets) if args.assets else None,
                        workers=args.workers, train_only=args.train_only)

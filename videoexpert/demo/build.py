@@ -63,12 +63,11 @@ class DemoRecipe:
     refine_steps: int = 3500
     refine_task_weights: dict[str, float] = field(default_factory=lambda: {"grounding": 4.0, "captioning": 1.0,
                                                                            "qa": 1.0})
-    # A third run from the refine run's model on a larger world (the first num_train videos are the same ones; the
-    # backbones and stage 1 saw only those). Measured with extend_steps=2000 on 5000 videos: held-out grounding
-    # R1@0.5 0.251 -> 0.339, HIT@1 0.371 -> 0.437 (captioning, QA and the ablation's twin not scored yet), so it is
-    # off until the shipped model is rebuilt with it.
-    extend_steps: int = 0
-    extend_num_train: int = 5000
+    # Then runs on the training world grown in phases, each (videos, steps) from the previous run's model with a
+    # fresh schedule; the first num_train videos stay the same ones (the backbones and stage 1 saw only those). More
+    # generated data is what a probe of the head's inputs showed the model lacks (bench/probe_demo_head.py); the
+    # README gives what each phase measured. An empty list rebuilds the model before them.
+    extend: list[tuple[int, int]] = field(default_factory=lambda: [(5000, 2000)])
     extend_task_weights: dict[str, float] = field(default_factory=lambda: {"grounding": 4.0, "captioning": 1.0,
                                                                            "qa": 1.0})
 
@@ -76,7 +75,7 @@ class DemoRecipe:
     def reduced(cls) -> "DemoRecipe":
         """Minutes on a CPU: the same steps at toy scale (CI smoke test of the recipe, not a usable model)."""
         return cls(num_train=12, num_test=3, num_assets=1, stage1_steps=3, stage2_steps=6, refine_steps=2, batch_size=4,
-                   stage2_batch_size=4, extend_steps=2, extend_num_train=14,
+                   stage2_batch_size=4, extend=[(14, 2), (16, 2)],
                    vision=VisionRecipe(steps=5, batch_size=16, frames_per_video=4),
                    language=LanguageRecipe(steps=5, batch_size=8, vocab_size=600))
 
@@ -238,30 +237,30 @@ def mixture(files: dict[str, Path], features: str, weights: dict[str, float]) ->
 
 
 def extended_world_data(recipe: DemoRecipe, model, train_videos, work_dir: Path, time_format: str = "loc",
-                        workers: int = 1, model_dir: Path | None = None) -> dict[str, Path] | None:
-    """The extend run's conversations: the training world grown to `extend_num_train` videos (features shared)."""
-    if not recipe.extend_steps:
-        return None
-    more = generate_videos("train", recipe.extend_num_train - recipe.num_train,
-                           start_seed=recipe.seed * 1_000_000 + recipe.num_train)
-    return write_world_data(model, list(train_videos) + more, work_dir / "data", time_format=time_format,
-                            workers=workers, model_dir=model_dir, tag=f"_{recipe.extend_num_train}videos")
+                        workers: int = 1, model_dir: Path | None = None) -> list[dict[str, Path]]:
+    """Each extend run's conversations: the training world grown to its number of videos (features shared)."""
+    files = []
+    for num_videos, _ in recipe.extend:
+        more = generate_videos("train", num_videos - recipe.num_train,
+                               start_seed=recipe.seed * 1_000_000 + recipe.num_train)
+        files.append(write_world_data(model, list(train_videos) + more, work_dir / "data", time_format=time_format,
+                                      workers=workers, model_dir=model_dir, tag=f"_{num_videos}videos"))
+    return files
 
 
 def run_stage2(recipe: DemoRecipe, start: Path, work_dir: Path, files: dict[str, Path], features: str,
-               suffix: str = "", workers: int = 1, extended: dict[str, Path] | None = None) -> Path:
-    """Stage 2 on the task mixture, then the grounding-heavy refine run from its final model, then (with
-    `extended`, the larger world's files) the extend run from the refine run's."""
+               suffix: str = "", workers: int = 1, extended: list[dict[str, Path]] = ()) -> Path:
+    """Stage 2 on the task mixture, then the grounding-heavy refine run from its final model, then the extend runs
+    (`extended`: each one's files, on the world grown as `recipe.extend` says), each from the previous model."""
     stage2 = run_stage(recipe, 2, start, work_dir / f"stage2{suffix}", mixture(files, features, recipe.task_weights),
                        workers=workers)
     if recipe.refine_steps:
         stage2 = run_stage(recipe, 2, stage2, work_dir / f"stage2{suffix}_refine",
                            mixture(files, features, recipe.refine_task_weights), steps=recipe.refine_steps,
                            workers=workers)
-    if extended is not None:
-        stage2 = run_stage(recipe, 2, stage2, work_dir / f"stage2{suffix}_extend",
-                           mixture(extended, features, recipe.extend_task_weights), steps=recipe.extend_steps,
-                           workers=workers)
+    for i, ((_, steps), grown) in enumerate(zip(recipe.extend, extended, strict=True)):
+        stage2 = run_stage(recipe, 2, stage2, work_dir / f"stage2{suffix}_extend{i + 1 if i else ''}",
+                           mixture(grown, features, recipe.extend_task_weights), steps=steps, workers=workers)
     return stage2
 
 
@@ -284,15 +283,22 @@ def run_stage(recipe: DemoRecipe, stage: int, start: Path, run_dir: Path, data: 
 
 
 def check_work_dir(recipe: DemoRecipe, work_dir: Path) -> None:
-    """A work dir holds one recipe's intermediate results; reusing it with another recipe would mix them."""
-    if recipe.extend_steps and recipe.extend_num_train < recipe.num_train:
-        raise ConfigError(f"extend_num_train ({recipe.extend_num_train}) must be at least num_train "
-                          f"({recipe.num_train}): the extend run's world grows the training world")
+    """A work dir holds one recipe's intermediate results; reusing it with another recipe would mix them. Recipes
+    that differ only in how many extend phases follow share it (each phase's run depends only on those before it),
+    so a world can be grown further in place; recipe.json keeps the longest."""
+    sizes = [recipe.num_train] + [num_videos for num_videos, _ in recipe.extend]
+    if sizes != sorted(sizes):
+        raise ConfigError(f"extend {recipe.extend}: each phase's videos must be at least the previous phase's "
+                          f"(num_train {recipe.num_train} first): the extend runs grow the training world")
     saved = work_dir / "recipe.json"
-    current = json.dumps(dataclasses.asdict(recipe), indent=2, sort_keys=True)
-    if saved.exists() and saved.read_text() != current:
-        raise ConfigError(f"{work_dir} holds the results of another recipe ({saved}); use a fresh --work-dir")
-    saved.write_text(current)
+    current = json.loads(json.dumps(dataclasses.asdict(recipe)))
+    if saved.exists():
+        previous = json.loads(saved.read_text())
+        short, long = sorted((previous.pop("extend", []), current.pop("extend")), key=len)
+        if previous != current or long[: len(short)] != short:
+            raise ConfigError(f"{work_dir} holds the results of another recipe ({saved}); use a fresh --work-dir")
+        current["extend"] = long
+    saved.write_text(json.dumps(current, indent=2, sort_keys=True))
 
 
 def write_report(recipe: DemoRecipe, test_videos, scores, out: Path | None, key: str = "test") -> dict:
