@@ -29,7 +29,7 @@ bench: install
 	$(PY) bench/bench_compress.py
 	$(PY) bench/bench_app.py
 
-# Rebuild the shipped demo model from its seed (about two and a half hours on a 2-core CPU)
+# Rebuild the shipped demo model from its seed (about three hours on a 2-core CPU)
 demo: install
 	$(PY) -m videoexpert.demo build --out checkpoints/videoexpert-demo --work-dir runs/demo --assets assets
 

@@ -12,8 +12,8 @@ from ..cli import setup_logging
 
 def recipe_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a recipe field, e.g. --set stage2_steps=3000 or --set 'extend=[[5000,2000],[10000,2000]]' "
-                        "(the extend runs: [videos, steps] each); the ablation needs the build's")
+                   help="override a recipe field, e.g. --set stage2_steps=3000; the extend runs are a JSON list of "
+                        "[videos, steps] (--set 'extend=[]' stops after the refine run); the ablation needs the build's")
     p.add_argument("--workers", type=int, default=1,
                    help="processes that extract the features and load training data (e.g. the machine's cores)")
     p.add_argument("--train-only", action="store_true",

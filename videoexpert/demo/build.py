@@ -67,7 +67,7 @@ class DemoRecipe:
     # fresh schedule; the first num_train videos stay the same ones (the backbones and stage 1 saw only those). More
     # generated data is what a probe of the head's inputs showed the model lacks (bench/probe_demo_head.py); the
     # README gives what each phase measured. An empty list rebuilds the model before them.
-    extend: list[tuple[int, int]] = field(default_factory=lambda: [(5000, 2000)])
+    extend: list[tuple[int, int]] = field(default_factory=lambda: [(5000, 2000), (10000, 2000)])
     extend_task_weights: dict[str, float] = field(default_factory=lambda: {"grounding": 4.0, "captioning": 1.0,
                                                                            "qa": 1.0})
 
