@@ -1,6 +1,7 @@
 """The demo recipe end to end at toy scale: world -> backbones -> VideoExpert stages 1-2 -> scores -> saved model."""
 
 import dataclasses
+import importlib
 import json
 
 import pytest
@@ -94,3 +95,22 @@ def test_a_work_dir_is_shared_by_recipes_that_differ_only_in_later_extend_phases
     for other in (dataclasses.replace(recipe, extend=[(14, 3)]), dataclasses.replace(longer, stage2_steps=7)):
         with pytest.raises(ConfigError, match="another recipe"):
             check_work_dir(other, tmp_path)
+
+
+def test_extend_phases_on_a_world_of_the_same_size_share_its_files(tmp_path, monkeypatch):
+    """More steps on the same world (a phase as large as the one before it) writes its conversations once."""
+    build_module = importlib.import_module("videoexpert.demo.build")  # the module, not the function it exports
+    recipe = dataclasses.replace(DemoRecipe.reduced(), extend=[(14, 2), (14, 3), (16, 2)])
+    written = []
+
+    def write_world_data(model, videos, out, tag="", **kwargs):
+        written.append(([v.name for v in videos], tag))
+        return {"grounding": out / f"grounding{tag}.json"}
+
+    monkeypatch.setattr(build_module, "write_world_data", write_world_data)
+    train_videos = generate_videos("train", recipe.num_train, start_seed=recipe.seed * 1_000_000)
+    files = build_module.extended_world_data(recipe, None, train_videos, tmp_path)
+    assert [tag for _, tag in written] == ["_14videos", "_16videos"]
+    for (names, _), size in zip(written, (14, 16), strict=True):
+        assert names == [v.name for v in generate_videos("train", size, start_seed=recipe.seed * 1_000_000)]
+    assert files[0] == files[1] != files[2]

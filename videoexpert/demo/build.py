@@ -238,14 +238,17 @@ def mixture(files: dict[str, Path], features: str, weights: dict[str, float]) ->
 
 def extended_world_data(recipe: DemoRecipe, model, train_videos, work_dir: Path, time_format: str = "loc",
                         workers: int = 1, model_dir: Path | None = None) -> list[dict[str, Path]]:
-    """Each extend run's conversations: the training world grown to its number of videos (features shared)."""
-    files = []
+    """Each extend run's conversations: the training world grown to its number of videos (features shared; phases
+    on a world of the same size share its files)."""
+    largest = max((num_videos for num_videos, _ in recipe.extend), default=recipe.num_train)
+    more = generate_videos("train", largest - recipe.num_train, start_seed=recipe.seed * 1_000_000 + recipe.num_train)
+    files: dict[int, dict[str, Path]] = {}
     for num_videos, _ in recipe.extend:
-        more = generate_videos("train", num_videos - recipe.num_train,
-                               start_seed=recipe.seed * 1_000_000 + recipe.num_train)
-        files.append(write_world_data(model, list(train_videos) + more, work_dir / "data", time_format=time_format,
-                                      workers=workers, model_dir=model_dir, tag=f"_{num_videos}videos"))
-    return files
+        if num_videos not in files:
+            grown = list(train_videos) + more[: num_videos - recipe.num_train]
+            files[num_videos] = write_world_data(model, grown, work_dir / "data", time_format=time_format,
+                                                 workers=workers, model_dir=model_dir, tag=f"_{num_videos}videos")
+    return [files[num_videos] for num_videos, _ in recipe.extend]
 
 
 def run_stage2(recipe: DemoRecipe, start: Path, work_dir: Path, files: dict[str, Path], features: str,
