@@ -28,6 +28,7 @@ test: install browser
 bench: install
 	$(PY) bench/bench_compress.py
 	$(PY) bench/bench_app.py
+	$(PY) bench/bench_demo_query.py
 
 # Rebuild the shipped demo model from its seed (about three hours on a 2-core CPU)
 demo: install
