@@ -3,6 +3,7 @@
 import dataclasses
 import importlib
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -19,7 +20,7 @@ def test_reduced_recipe_runs_and_saves_a_loadable_model(tmp_path):
     recipe = DemoRecipe.reduced()
     # first as on a GPU lease: features from 2 processes, training only; then the same call finishes the job
     assert build(recipe, tmp_path / "model", tmp_path / "work", workers=2, train_only=True) is None
-    assert (tmp_path / "work" / "stage2_extend2" / "final" / "model.safetensors").is_file()
+    assert (tmp_path / "work" / "stage2_extend3" / "final" / "model.safetensors").is_file()
     assert not (tmp_path / "model").exists()
     assembled = VideoExpert.from_pretrained(tmp_path / "work" / "assembled").eval()
     video = generate_videos("train", 1)[0]
@@ -43,13 +44,14 @@ def test_reduced_recipe_runs_and_saves_a_loadable_model(tmp_path):
     config = json.loads((tmp_path / "work" / "stage2_refine" / "train_config.json").read_text())
     assert config["model"] == str(tmp_path / "work" / "stage2" / "final")
     assert [d["weight"] for d in config["data"]] == list(recipe.refine_task_weights.values())
-    # each extend run continues from the previous model on a larger world: the first num_train videos and more
+    # each extend run continues from the previous model on a world at least as large: the first num_train videos
+    # and more (the last phase adds steps on the same world)
     first = json.loads((tmp_path / "work" / "data" / "grounding.json").read_text())
-    for (num_videos, steps), run, start in zip(recipe.extend, ("stage2_extend", "stage2_extend2"),
-                                               ("stage2_refine", "stage2_extend"), strict=True):
+    for (num_videos, steps), run, start in zip(recipe.extend, ("stage2_extend", "stage2_extend2", "stage2_extend3"),
+                                               ("stage2_refine", "stage2_extend", "stage2_extend2"), strict=True):
         config = json.loads((tmp_path / "work" / run / "train_config.json").read_text())
         assert config["model"] == str(tmp_path / "work" / start / "final") and config["max_steps"] == steps
-        grounding = json.loads(open(config["data"][0]["annotations"]).read())
+        grounding = json.loads(Path(config["data"][0]["annotations"]).read_text())
         assert grounding[: len(first)] == first
         assert {r["id"] for r in grounding} == {v.name for v in generate_videos("train", num_videos)}
     card = json.loads((tmp_path / "model" / "config.json").read_text())["description"]  # the model card's text
@@ -68,7 +70,8 @@ def test_ablation_trains_with_the_same_runs_as_the_build(tmp_path):
     build(recipe, tmp_path / "model", tmp_path / "work", train_only=True)
     assert build_text_times_ablation(recipe, tmp_path / "model", tmp_path / "work", train_only=True) is None
     for run, steps in (("stage2", recipe.stage2_steps), ("stage2_refine", recipe.refine_steps),
-                       ("stage2_extend", recipe.extend[0][1]), ("stage2_extend2", recipe.extend[1][1])):
+                       ("stage2_extend", recipe.extend[0][1]), ("stage2_extend2", recipe.extend[1][1]),
+                       ("stage2_extend3", recipe.extend[2][1])):
         loc = json.loads((tmp_path / "work" / run / "train_config.json").read_text())
         text = json.loads((tmp_path / "work" / run.replace("stage2", "stage2_text") / "train_config.json").read_text())
         assert loc["max_steps"] == text["max_steps"] == steps and loc["batch_size"] == text["batch_size"]

@@ -65,9 +65,10 @@ class DemoRecipe:
                                                                            "qa": 1.0})
     # Then runs on the training world grown in phases, each (videos, steps) from the previous run's model with a
     # fresh schedule; the first num_train videos stay the same ones (the backbones and stage 1 saw only those). More
-    # generated data is what a probe of the head's inputs showed the model lacks (bench/probe_demo_head.py); the
-    # README gives what each phase measured. An empty list rebuilds the model before them.
-    extend: list[tuple[int, int]] = field(default_factory=lambda: [(5000, 2000), (10000, 2000)])
+    # generated data is what a probe of the head's inputs showed the model lacks (bench/probe_demo_head.py); a phase
+    # as large as the one before adds steps, not data, and on the 10000-video world that raised grounding more than
+    # growing it to there had. The README gives what each phase measured. An empty list rebuilds the model before them.
+    extend: list[tuple[int, int]] = field(default_factory=lambda: [(5000, 2000), (10000, 2000), (10000, 2000)])
     extend_task_weights: dict[str, float] = field(default_factory=lambda: {"grounding": 4.0, "captioning": 1.0,
                                                                            "qa": 1.0})
 
@@ -75,7 +76,7 @@ class DemoRecipe:
     def reduced(cls) -> "DemoRecipe":
         """Minutes on a CPU: the same steps at toy scale (CI smoke test of the recipe, not a usable model)."""
         return cls(num_train=12, num_test=3, num_assets=1, stage1_steps=3, stage2_steps=6, refine_steps=2, batch_size=4,
-                   stage2_batch_size=4, extend=[(14, 2), (16, 2)],
+                   stage2_batch_size=4, extend=[(14, 2), (16, 2), (16, 2)],
                    vision=VisionRecipe(steps=5, batch_size=16, frames_per_video=4),
                    language=LanguageRecipe(steps=5, batch_size=8, vocab_size=600))
 
