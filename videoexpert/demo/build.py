@@ -262,8 +262,9 @@ def run_stage2(recipe: DemoRecipe, start: Path, work_dir: Path, files: dict[str,
         stage2 = run_stage(recipe, 2, stage2, work_dir / f"stage2{suffix}_refine",
                            mixture(files, features, recipe.refine_task_weights), steps=recipe.refine_steps,
                            workers=workers)
-    for i, ((_, steps), grown) in enumerate(zip(recipe.extend, extended, strict=True)):
-        stage2 = run_stage(recipe, 2, stage2, work_dir / f"stage2{suffix}_extend{i + 1 if i else ''}",
+    for phase, ((_, steps), grown) in enumerate(zip(recipe.extend, extended, strict=True), start=1):
+        # stage2_extend, stage2_extend2, ...: the first keeps the name it had when the recipe had one extend run
+        stage2 = run_stage(recipe, 2, stage2, work_dir / f"stage2{suffix}_extend{phase if phase > 1 else ''}",
                            mixture(grown, features, recipe.extend_task_weights), steps=steps, workers=workers)
     return stage2
 
