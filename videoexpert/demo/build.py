@@ -66,9 +66,11 @@ class DemoRecipe:
     # Then runs on the training world grown in phases, each (videos, steps) from the previous run's model with a
     # fresh schedule; the first num_train videos stay the same ones (the backbones and stage 1 saw only those). More
     # generated data is what a probe of the head's inputs showed the model lacks (bench/probe_demo_head.py); a phase
-    # as large as the one before adds steps, not data, and on the 10000-video world that raised grounding more than
-    # growing it to there had. The README gives what each phase measured. An empty list rebuilds the model before them.
-    extend: list[tuple[int, int]] = field(default_factory=lambda: [(5000, 2000), (10000, 2000), (10000, 2000)])
+    # as large as the one before adds steps, not data, and on the 10000-video world each such phase raised grounding
+    # more than growing it to there had. The README gives what each phase measured. An empty list rebuilds the model
+    # before them.
+    extend: list[tuple[int, int]] = field(default_factory=lambda: [(5000, 2000), (10000, 2000), (10000, 2000),
+                                                                   (10000, 2000)])
     extend_task_weights: dict[str, float] = field(default_factory=lambda: {"grounding": 4.0, "captioning": 1.0,
                                                                            "qa": 1.0})
 
