@@ -29,6 +29,7 @@ bench: install
 	$(PY) bench/bench_compress.py
 	$(PY) bench/bench_app.py
 	$(PY) bench/bench_demo_query.py
+	$(PY) bench/probe_demo_vision.py
 
 # Rebuild the shipped demo model from its seed (about four and a half hours on a 2-core CPU)
 demo: install
