@@ -31,7 +31,7 @@ bench: install
 	$(PY) bench/bench_demo_query.py
 	$(PY) bench/probe_demo_vision.py
 
-# Rebuild the shipped demo model from its seed (about four and a half hours on a 2-core CPU)
+# Rebuild the shipped demo model from its seed (about five hours on a 2-core CPU)
 demo: install
 	$(PY) -m videoexpert.demo build --out checkpoints/videoexpert-demo --work-dir runs/demo --assets assets
 

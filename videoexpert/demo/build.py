@@ -70,7 +70,7 @@ class DemoRecipe:
     # more than growing it to there had. The README gives what each phase measured. An empty list rebuilds the model
     # before them.
     extend: list[tuple[int, int]] = field(default_factory=lambda: [(5000, 2000), (10000, 2000), (10000, 2000),
-                                                                   (10000, 2000)])
+                                                                   (10000, 2000), (10000, 2000)])
     extend_task_weights: dict[str, float] = field(default_factory=lambda: {"grounding": 4.0, "captioning": 1.0,
                                                                            "qa": 1.0})
 
