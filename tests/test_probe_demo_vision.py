@@ -50,4 +50,9 @@ def test_probe_reads_colour_from_the_shipped_vision_tower(probe, capsys):
     assert (predicted == test["colour"]).float().mean() > 0.9   # colour is what the demo ViT encodes best
     probe.main(["--model", str(SHIPPED), "--num-train", "20", "--num-test", "10"])
     table = capsys.readouterr().out
-    assert "| CLS, colour-centred | shape |" in table and table.count("\n| ") == 9   # 6 rows, then 3 colour-centred
+    assert "| CLS, colour-centred | shape |" in table and "| CLS, other colours | shape |" in table
+    assert table.count("\n| ") == 12       # 6 rows, 3 colour-centred, 3 on colours the probe never saw
+    train_acc, right, held = probe.shape_of_other_colours(train, test, ("cls",), {0, 1})   # red and orange only
+    other = ~torch.isin(test["colour"], torch.tensor([0, 1]))
+    assert len(right) == int(other.sum()) and held.tolist() == test["held_out"][other].tolist()
+    assert train_acc > 0.5

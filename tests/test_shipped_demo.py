@@ -48,3 +48,25 @@ def test_the_demo_answers_every_task_on_the_examples(demo, video):
             assert d["segments"], task
         if task == "captioning":   # the model writes in its world's language
             assert "During" in d["answer"] and any(w in d["answer"] for w in ("circle", "square", "triangle", "diamond"))
+
+
+def test_world_scores_split_seen_and_held_out_pairs(demo):
+    """The held-out split reports each metric over items about a seen colour-shape pair and about a held-out one."""
+    from videoexpert.data.synthetic import HELD_OUT_PAIRS, generate_videos
+    from videoexpert.demo.evaluate import PAIR_SUBSETS, evaluate_world
+
+    videos = generate_videos("test", 2, start_seed=500_000)
+    scores = evaluate_world(demo, videos, tasks=("grounding", "qa"))
+    # an event is about a held-out pair when its object shows one as the event starts or turns into one
+    held_events = [{i for i, ev in enumerate(v.events) for colour in (v.colour_at(ev.object, ev.start), ev.colour)
+                    if (colour, v.objects[ev.object].shape) in HELD_OUT_PAIRS} for v in videos]
+    assert all(held_events)                                 # every test video holds a held-out pair
+    held_queries = sum(q.event in held for v, held in zip(videos, held_events) for q in v.grounding_queries())
+    assert scores.by_pair_counts["held-out pairs"]["grounding"] == held_queries
+    for task in ("grounding", "qa"):
+        assert sum(scores.by_pair_counts[s][task] for s in PAIR_SUBSETS) == scores.counts[task]
+    for name, value in scores.metrics.items():              # the overall value is the count-weighted mean
+        task = name.split("/")[0]
+        parts = [(scores.by_pair[s][name], scores.by_pair_counts[s][task]) for s in PAIR_SUBSETS]
+        assert value == pytest.approx(sum(v * n for v, n in parts) / sum(n for _, n in parts))
+    assert "highlight/HIT@1" not in scores.metrics and "| seen pairs (n) | held-out pairs (n) |" in scores.table()

@@ -76,6 +76,11 @@ class EventFacts:
         """What the event does, without who does it."""
         return self.kind, self.direction, self.new_colour
 
+    @property
+    def pairs(self) -> set[tuple[str, str]]:
+        """The colour-shape pairs its text names: the object as the event starts, and its new colour's pair."""
+        return {(self.colour, self.shape)} | ({(self.new_colour, self.shape)} if self.new_colour else set())
+
 
 # ---------------------------------------------------------------------------------------------------- choices
 

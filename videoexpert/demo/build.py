@@ -313,8 +313,7 @@ def write_report(recipe: DemoRecipe, test_videos, scores, out: Path | None, key:
     report = {"recipe": dataclasses.asdict(recipe), "held_out_pairs": [list(p) for p in HELD_OUT_PAIRS]}
     if out is not None and (out / "demo_scores.json").exists():
         report = json.loads((out / "demo_scores.json").read_text())
-    report[key] = {"videos": len(test_videos), "metrics": scores.metrics, "counts": scores.counts,
-                   "table": scores.table()}
+    report[key] = {"videos": len(test_videos), **scores.to_dict()}
     if out is not None:
         (out / "demo_scores.json").write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -5,18 +5,23 @@
     captioning   share of ground-truth events matched by a predicted segment at tIoU >= 0.5 whose sentence is a
                  correct description of that event (any of the world's wordings for it)
     qa           multiple-choice accuracy, and the share of questions whose evidence segment has IoP >= 0.5
+
+Each metric is also given over the items about a colour-shape pair seen in training and over those about a
+held-out pair (an event whose object shows such a pair as it starts, or takes one by changing colour).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..data.synthetic import HELD_OUT_PAIRS
 from ..data.synthetic_text import caption_sentence
 
 logger = logging.getLogger(__name__)
@@ -56,64 +61,95 @@ def paraphrases(facts, count: int = 64) -> set[str]:
     return {_normalise(caption_sentence(facts, "paraphrase", k)) for k in range(count)}
 
 
+PAIR_SUBSETS = ("seen pairs", "held-out pairs")
+
+
 @dataclass
 class WorldScores:
+    """Metrics over all items, and over the items about a colour-shape pair seen in training vs a held-out one (the
+    split's test of generalisation rather than memory)."""
+
     counts: dict[str, int] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    by_pair: dict[str, dict[str, float]] = field(default_factory=dict)       # subset -> metric -> value
+    by_pair_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # subset -> task -> items
 
     def table(self) -> str:
-        rows = ["| task | metric | value | n |", "|---|---|---:|---:|"]
+        subsets = [s for s in PAIR_SUBSETS if s in self.by_pair]
+        rows = ["| task | metric | value | n |" + "".join(f" {s} (n) |" for s in subsets),
+                "|---|---|---:|---:|" + "---:|" * len(subsets)]
         for name, value in self.metrics.items():
             task = name.split("/")[0]
-            rows.append(f"| {task} | {name.split('/')[1]} | {value:.3f} | {self.counts.get(task, 0)} |")
+            cells = "".join(f" {self.by_pair[s][name]:.3f} ({self.by_pair_counts[s][task]}) |" for s in subsets
+                            if name in self.by_pair[s])
+            rows.append(f"| {task} | {name.split('/')[1]} | {value:.3f} | {self.counts.get(task, 0)} |{cells}")
         return "\n".join(rows)
+
+    def to_dict(self) -> dict:
+        return {"metrics": self.metrics, "counts": self.counts, "by_pair": self.by_pair,
+                "by_pair_counts": self.by_pair_counts, "table": self.table()}
 
 
 def evaluate_world(model, videos, tasks=("grounding", "highlight", "captioning", "qa"),
                    max_new_tokens: int = 160) -> WorldScores:
-    ious, hits, matched_events, total_events, correct, grounded_qa = [], [], 0, 0, [], []
+    # per metric, one (is the item about a held-out colour-shape pair, value) per query, event or question
+    records: dict[str, list[tuple[bool, float]]] = defaultdict(list)
+    held_out_pairs = set(HELD_OUT_PAIRS)
     for video in tqdm(videos, desc="evaluating on the demo world", unit="video"):
         features = world_features(model, video)
+        facts = video.event_facts()
+        held_out = {f.index for f in facts if f.pairs & held_out_pairs}
         if "grounding" in tasks or "highlight" in tasks:
             for item in video.grounding_queries():
                 pred = model.predict(features, "grounding", item.query)
                 top = pred.top
-                ious.append(iou((top.start, top.end), (item.start, item.end)) if top else 0.0)
+                overlap = iou((top.start, top.end), (item.start, item.end)) if top else 0.0
                 if pred.saliency.scores:
                     peak = pred.saliency.times[int(np.argmax(pred.saliency.scores))]
                 else:  # no saliency curve (times written as text): the middle of the answer
                     peak = (top.start + top.end) / 2 if top else -1.0
-                hits.append(item.start <= peak <= item.end)
+                held = item.event in held_out
+                if "grounding" in tasks:
+                    records["grounding/R1@0.5"].append((held, float(overlap >= 0.5)))
+                    records["grounding/R1@0.7"].append((held, float(overlap >= 0.7)))
+                    records["grounding/mIoU"].append((held, overlap))
+                if "highlight" in tasks:
+                    records["highlight/HIT@1"].append((held, float(item.start <= peak <= item.end)))
         if "captioning" in tasks:
             pred = model.predict(features, "captioning", max_new_tokens=max_new_tokens)
-            facts = video.event_facts()
             used = set()
             for f in facts:
-                total_events += 1
                 wordings = paraphrases(f)
+                matched = False
                 for j, seg in enumerate(pred.segments):
                     if j not in used and iou((seg.start, seg.end), (f.start, f.end)) >= 0.5 \
                             and _normalise(seg.label + ".") in wordings:
                         used.add(j)
-                        matched_events += 1
+                        matched = True
                         break
+                records["captioning/events matched (tIoU>=0.5, right sentence)"].append((f.index in held_out,
+                                                                                          float(matched)))
         if "qa" in tasks:
             for item in video.qa_items():
                 pred = model.predict(features, "qa", item.question, item.options, max_new_tokens=24)
-                correct.append(pred.choice == item.answer_index)
                 top = pred.top
-                grounded_qa.append(top is not None and iop((top.start, top.end), (item.start, item.end)) >= 0.5)
+                held = item.event in held_out
+                records["qa/accuracy"].append((held, float(pred.choice == item.answer_index)))
+                records["qa/evidence IoP>=0.5"].append(
+                    (held, float(top is not None and iop((top.start, top.end), (item.start, item.end)) >= 0.5)))
+    return _summarise(records)
+
+
+def _summarise(records: dict[str, list[tuple[bool, float]]]) -> WorldScores:
     scores = WorldScores()
-    if ious:
-        scores.metrics.update({"grounding/R1@0.5": float(np.mean([v >= 0.5 for v in ious])),
-                               "grounding/R1@0.7": float(np.mean([v >= 0.7 for v in ious])),
-                               "grounding/mIoU": float(np.mean(ious)), "highlight/HIT@1": float(np.mean(hits))})
-        scores.counts.update(grounding=len(ious), highlight=len(hits))
-    if total_events:
-        scores.metrics["captioning/events matched (tIoU>=0.5, right sentence)"] = matched_events / total_events
-        scores.counts["captioning"] = total_events
-    if correct:
-        scores.metrics.update({"qa/accuracy": float(np.mean(correct)),
-                               "qa/evidence IoP>=0.5": float(np.mean(grounded_qa))})
-        scores.counts["qa"] = len(correct)
+    for name, items in records.items():
+        task = name.split("/")[0]
+        held = np.array([h for h, _ in items], dtype=bool)
+        values = np.array([v for _, v in items], dtype=np.float64)
+        scores.metrics[name] = float(values.mean())
+        scores.counts[task] = len(values)
+        for subset, mask in zip(PAIR_SUBSETS, (~held, held)):
+            if mask.any():
+                scores.by_pair.setdefault(subset, {})[name] = float(values[mask].mean())
+                scores.by_pair_counts.setdefault(subset, {})[task] = int(mask.sum())
     return scores
