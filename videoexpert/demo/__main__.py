@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--reduced", action="store_true")
     recipe_options(p)
-    p = sub.add_parser("evaluate", help="score a saved model on the held-out test split of the world")
+    p = sub.add_parser("evaluate", help="score a saved model on the held-out test split of the world (each metric "
+                                        "also over the items about seen and about held-out colour-shape pairs)")
     p.add_argument("--model", required=True, help="saved model directory")
     p.add_argument("--num-test", type=int, default=120, help="test videos (seeds after the build's)")
     p.add_argument("--seed", type=int, default=0)
