@@ -32,6 +32,7 @@ from videoexpert.data.synthetic import COLOURS, HELD_OUT_PAIRS, SHAPES, generate
 from videoexpert.model import VideoExpert
 
 logger = logging.getLogger("probe_demo_vision")
+FEATURE_SETS = (("CLS", ("cls",)), ("mean patch", ("patch",)), ("CLS + mean patch", ("cls", "patch")))
 
 
 def single_object_frames(model: VideoExpert, split: str, num_videos: int, start_seed: int,
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
                 len(test["shape"]), int(held.sum()))
     rows = ["| features | probe for | train | test, seen pairs | test, held-out pairs |", "|---|---|---:|---:|---:|"]
     for centred in (False, True):
-        for name, keys in (("CLS", ("cls",)), ("mean patch", ("patch",)), ("CLS + mean patch", ("cls", "patch"))):
+        for name, keys in FEATURE_SETS:
             x_train = torch.cat([train[k] for k in keys], 1)
             x_test = torch.cat([test[k] for k in keys], 1)
             if centred:
@@ -129,8 +130,9 @@ def main(argv: list[str] | None = None) -> None:
                 rows.append(f"| {label} | {target} | {train_acc:.3f} | {right[~held].float().mean():.3f} | "
                             f"{right[held].float().mean():.3f} |")
     names = list(COLOURS)
-    probe_colours = {names.index(c) for c in names if all(c != colour for colour, _ in HELD_OUT_PAIRS)}
-    for name, keys in (("CLS", ("cls",)), ("mean patch", ("patch",)), ("CLS + mean patch", ("cls", "patch"))):
+    held_out_colours = {colour for colour, _ in HELD_OUT_PAIRS}
+    probe_colours = {names.index(c) for c in names if c not in held_out_colours}
+    for name, keys in FEATURE_SETS:
         train_acc, right, held = shape_of_other_colours(train, test, keys, probe_colours)
         rows.append(f"| {name}, other colours | shape | {train_acc:.3f} | {right[~held].float().mean():.3f} | "
                     f"{right[held].float().mean():.3f} |")

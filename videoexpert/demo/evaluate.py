@@ -80,8 +80,8 @@ class WorldScores:
                 "|---|---|---:|---:|" + "---:|" * len(subsets)]
         for name, value in self.metrics.items():
             task = name.split("/")[0]
-            cells = "".join(f" {self.by_pair[s][name]:.3f} ({self.by_pair_counts[s][task]}) |" for s in subsets
-                            if name in self.by_pair[s])
+            cells = "".join(f" {self.by_pair[s][name]:.3f} ({self.by_pair_counts[s][task]}) |" if name in self.by_pair[s]
+                            else " - |" for s in subsets)   # a subset with no item of this task
             rows.append(f"| {task} | {name.split('/')[1]} | {value:.3f} | {self.counts.get(task, 0)} |{cells}")
         return "\n".join(rows)
 
