@@ -43,7 +43,8 @@ def write_clip_archive(path: Path, arch_config: dict = TINY_CLIP, seed: int = 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # the traced module shares its parameters with the model it traced: trace a copy, keep `model` fp32
-        traced = torch.jit.trace_module(copy.deepcopy(model), {"encode_image": (image,), "encode_text": (text,)}, check_trace=False)
+        traced = torch.jit.trace_module(copy.deepcopy(model), {"encode_image": (image,), "encode_text": (text,)},
+                                        check_trace=False)
         for name, p in traced.named_parameters():
             if _fp16_in_release(name, p):
                 p.data = p.data.half()

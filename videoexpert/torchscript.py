@@ -191,6 +191,17 @@ def first_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
+def unpickling_reason(e: BaseException) -> str:
+    """The reason inside `torch.load(weights_only=True)`'s refusal, in one line. Its message opens with advice to
+    retry with weights_only=False, which is exactly wrong for an untrusted file, and closes with a docs link."""
+    lines = []
+    for line in str(e).splitlines():
+        line = line.strip().split("WeightsUnpickler error:")[-1].strip()
+        if line and not line.startswith(("Weights only load failed", "Check the documentation")):
+            lines.append(line)
+    return " ".join(lines) or first_line(e)
+
+
 def _archive_prefix(names: list[str]) -> str | None:
     """The folder holding data.pkl (`ViT-L-14/`), as torch's reader finds it: one top-level folder."""
     for name in names:

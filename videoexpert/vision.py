@@ -30,7 +30,7 @@ from torch import nn
 
 from .config import VisionConfig
 from .errors import CheckpointError
-from .torchscript import first_line, is_torchscript_archive, read_torchscript
+from .torchscript import first_line, is_torchscript_archive, read_torchscript, unpickling_reason
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ def _torch_load(path: Path) -> dict[str, torch.Tensor]:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise CheckpointError(f"{name} is neither a TorchScript archive nor a PyTorch state dict (refused to "
-                              f"unpickle: {first_line(e)})") from e
+                              f"unpickle: {unpickling_reason(e)})") from e
     except (RuntimeError, OSError, EOFError, ValueError) as e:
         raise CheckpointError(f"cannot read {name}: {first_line(e)}") from e
     if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
