@@ -1,15 +1,26 @@
 """Import of the authors' release (fabricated here in its exact layout), safe loading, runtime profiles."""
 
+import json
+import logging
 import os
 import pickle
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
 
 import pytest
 import torch
+from open_clip.transformer import QuickGELU
 
+from tests.test_torchscript import write_clip_archive
 from videoexpert import CheckpointError, ConfigError, VideoExpert, get_preset
 from videoexpert.cli import main
 from videoexpert.convert import convert_official, load_official
 from videoexpert.runtime import select_profile
+from videoexpert.torchscript import read_torchscript_state_dict
+
+REPO = Path(__file__).resolve().parents[1]
 
 PROJ = {"q_proj": "self_attn", "k_proj": "self_attn", "v_proj": "self_attn", "o_proj": "self_attn",
         "gate_proj": "mlp", "up_proj": "mlp", "down_proj": "mlp"}
@@ -17,7 +28,8 @@ PROJ = {"q_proj": "self_attn", "k_proj": "self_attn", "v_proj": "self_attn", "o_
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):
-    """A tiny checkpoint in the official layout: file names, key names and prefixes as the authors publish them."""
+    """A tiny checkpoint in the official layout: file names, key names and prefixes as the authors publish them,
+    with CLIP as OpenAI's TorchScript archive in checkpoints/clip/ViT-L-14.pt (a tiny ViT of the same structure)."""
     root = tmp_path_factory.mktemp("release")
     assert main(["create", "--preset", "tiny", "--out", str(root / "ours")]) == 0
     llm_dir = root / "ours" / "llm"
@@ -53,6 +65,8 @@ def release(tmp_path_factory):
                  "model.mm_projector.bias": torch.randn(base.projector.bias.shape, generator=g)}
     expected["projector.weight"], expected["projector.bias"] = projector.values()
     torch.save(projector, root / "mm_projector.bin")
+    (root / "clip").mkdir()
+    write_clip_archive(root / "clip" / "ViT-L-14.pt", get_preset("tiny").vision.arch_config)
     return root, llm_dir, expected
 
 
@@ -98,10 +112,120 @@ def test_missing_tensor_refuses_to_write(release, tmp_path):
     del experts["model.layers.1.mlp.down_proj.V_Expertlora_B.weight"]
     torch.save(experts, broken / "pytorch_model.bin")
     (broken / "non_lora_trainables.bin").write_bytes((root / "stage2" / "non_lora_trainables.bin").read_bytes())
-    with pytest.raises(CheckpointError, match=r"down_proj\.lora_B\.temporal"):
+    with pytest.raises(CheckpointError, match=r"pytorch_model\.bin: model\.layers\.1\.mlp\.down_proj\.V_Expertlora_B"):
         convert_official(broken, root / "mm_projector.bin", str(llm_dir), tmp_path / "out", vision=None,
                          template=get_preset("tiny"))
     assert not (tmp_path / "out").exists()
+
+
+def test_conversion_reads_the_torchscript_clip(release, tmp_path, monkeypatch):
+    """The release's ViT-L-14.pt is a TorchScript archive: read by the restricted reader (never torch.jit.load),
+    checked at conversion, and loaded as the model's vision tower with exactly its tensors and QuickGELU."""
+    root, llm_dir, _ = release
+    clip = root / "clip" / "ViT-L-14.pt"
+    monkeypatch.setattr(torch.jit, "load", lambda *a, **kw: pytest.fail("torch.jit.load must not be called"))
+    report = convert_official(root / "stage2", root / "mm_projector.bin", str(llm_dir), tmp_path / "conv",
+                              vision=str(clip), template=get_preset("tiny"))
+    assert not report.missing and not report.wrong_shape
+    vision = json.loads((tmp_path / "conv" / "config.json").read_text())["vision"]
+    assert vision["pretrained"] == str(clip.resolve()) and vision["arch_config"]["quick_gelu"] is True
+    model = VideoExpert.from_pretrained(tmp_path / "conv")
+    archive = read_torchscript_state_dict(clip, prefix="visual.")
+    tower = model.vision.visual.state_dict()
+    assert len(tower) == len(archive)
+    for key, tensor in archive.items():
+        assert torch.equal(tower[key.removeprefix("visual.")].float(), tensor.float()), key
+    assert {type(b.mlp.gelu) for b in model.vision.visual.transformer.resblocks} == {QuickGELU}
+    assert model.predict(_video(tmp_path), "grounding", "a square").segments
+
+
+def test_conversion_cli_finds_the_release_layout(release, tmp_path, capsys):
+    """--checkpoints finds clip/ViT-L-14.pt as the authors lay it out."""
+    root, llm_dir, _ = release
+    assert main(["convert-official", "--stage2", str(root / "stage2"), "--projector", str(root / "mm_projector.bin"),
+                 "--checkpoints", str(root), "--llm", str(llm_dir), "--preset", "tiny",
+                 "--out", str(tmp_path / "c")]) == 0
+    assert "| experts |" in capsys.readouterr().out
+    config = json.loads((tmp_path / "c" / "config.json").read_text())
+    assert config["vision"]["pretrained"] == str((root / "clip" / "ViT-L-14.pt").resolve())
+
+
+def _bad_inputs(root, tmp):
+    """(name, --clip file, --stage2 folder, words the error must contain) for each kind of bad input."""
+    junk = tmp / "junk" / "ViT-L-14.pt"
+    junk.parent.mkdir()
+    junk.write_bytes(torch.randint(0, 256, (4096,), generator=torch.Generator().manual_seed(0),
+                                   dtype=torch.uint8).numpy().tobytes())
+    nodata = tmp / "nodata" / "ViT-L-14.pt"
+    nodata.parent.mkdir()
+    with zipfile.ZipFile(nodata, "w") as zf:
+        zf.writestr("ViT-L-14/version", "3")
+    listed = tmp / "list" / "ViT-L-14.pt"
+    listed.parent.mkdir()
+    torch.save([torch.ones(3), 2], listed)
+    marker = tmp / "pwned"
+    evil = tmp / "evil" / "ViT-L-14.pt"
+    evil.parent.mkdir()
+    payload = pickle.dumps({"visual": _Exploit(str(marker))}, protocol=2)
+    with zipfile.ZipFile(root / "clip" / "ViT-L-14.pt") as zin, zipfile.ZipFile(evil, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info, payload if info.filename.endswith("/data.pkl") else zin.read(info))
+    broken = tmp / "stage2"
+    broken.mkdir()
+    experts = torch.load(root / "stage2" / "pytorch_model.bin", weights_only=True)
+    del experts["model.layers.1.mlp.down_proj.V_Expertlora_B.weight"]
+    torch.save(experts, broken / "pytorch_model.bin")
+    (broken / "non_lora_trainables.bin").write_bytes((root / "stage2" / "non_lora_trainables.bin").read_bytes())
+    good, stage2 = root / "clip" / "ViT-L-14.pt", root / "stage2"
+    return marker, {
+        "random bytes": (junk, stage2, "neither a TorchScript archive nor a PyTorch state dict"),
+        "zip without data.pkl": (nodata, stage2, "no data.pkl"),
+        "pickle of a list": (listed, stage2, "does not hold a state dict of tensors (found list)"),
+        "planted code": (evil, stage2, "refused to load, its pickle asks for posix.mkdir"),
+        "missing tensor": (good, broken,
+                           "1 missing: pytorch_model.bin: model.layers.1.mlp.down_proj.V_Expertlora_B.weight"),
+    }
+
+
+def _convert_argv(root, llm_dir, clip, stage2, out):
+    return ["convert-official", "--stage2", str(stage2), "--projector", str(root / "mm_projector.bin"),
+            "--llm", str(llm_dir), "--preset", "tiny", "--clip", str(clip), "--out", str(out)]
+
+
+def _assert_one_clear_line(stderr, words, *folders):
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert "ERROR" in lines[0] and words in lines[0], lines[0]
+    assert "will likely succeed" not in lines[0]  # torch's advice to retry with weights_only=False is not passed on
+    assert not any(str(folder) in lines[0] for folder in folders), lines[0]
+
+
+@pytest.mark.parametrize("case", ["random bytes", "zip without data.pkl", "pickle of a list", "planted code",
+                                  "missing tensor"])
+def test_bad_release_gives_one_line_through_the_cli(release, tmp_path, case, monkeypatch, capsys):
+    """cli.main as the console runs it (logging set up on an empty root logger, so it writes to stderr): exit
+    status 2, one line on stderr, no traceback, files named without their folders, nothing written, no planted
+    code run."""
+    root, llm_dir, _ = release
+    marker, cases = _bad_inputs(root, tmp_path)
+    clip, stage2, words = cases[case]
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # pytest's capture handler would swallow the log
+    assert main(_convert_argv(root, llm_dir, clip, stage2, tmp_path / "out")) == 2
+    _assert_one_clear_line(capsys.readouterr().err, words, tmp_path, root)
+    assert not (tmp_path / "out").exists() and not marker.exists()
+
+
+def test_planted_code_through_python_m_videoexpert(release, tmp_path):
+    """The same through a fresh `python -m videoexpert` process: the real entry point, its real stderr."""
+    root, llm_dir, _ = release
+    marker, cases = _bad_inputs(root, tmp_path)
+    clip, stage2, words = cases["planted code"]
+    run = subprocess.run([sys.executable, "-m", "videoexpert", *_convert_argv(root, llm_dir, clip, stage2,
+                                                                            tmp_path / "out")],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr
+    _assert_one_clear_line(run.stderr, words, tmp_path, root)
+    assert not (tmp_path / "out").exists() and not marker.exists()
 
 
 class _Exploit:

@@ -12,6 +12,11 @@ The release is three PyTorch pickles, read with `torch.load(weights_only=True)` 
 
 Prefixes such as `base_model.model.` are stripped. Only the LLM's config.json is needed to know the expected shapes,
 so converting never loads the 7B weights.
+
+The CLIP file (`checkpoints/clip/ViT-L-14.pt`, OpenAI's TorchScript archive) is read with the restricted reader of
+`torchscript.py` (never `torch.jit.load`), checked against the template's vision tower, and named by absolute path
+in config.json, with the activation its weights were trained with (QuickGELU). Every error is one line that names
+files by their name only: it reaches users through the CLI and UI, and server folders are nobody's business.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from safetensors.torch import save_file
 from .checkpoint import CONFIG_NAME, FORMAT, WEIGHTS_NAME
 from .config import ExpertConfig, HeadConfig, LLMConfig, ModelConfig, get_preset
 from .errors import CheckpointError
+from .torchscript import first_line, unpickling_reason
+from .vision import fit_vision_weights, read_vision_weights, record_activation
 
 logger = logging.getLogger(__name__)
 
@@ -66,19 +73,26 @@ def load_official(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     files = sorted(path.glob("pytorch_model*.bin")) if path.is_dir() else [path]
     if not files or not all(f.is_file() for f in files):
-        raise CheckpointError(f"no checkpoint file at {path}")
+        raise CheckpointError(f"no checkpoint file at {path.name}"
+                              + (" (no pytorch_model*.bin in it)" if path.is_dir() else ""))
     state: dict[str, torch.Tensor] = {}
     for file in files:
         try:
             loaded = torch.load(file, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as e:
-            raise CheckpointError(f"{file} is not a plain tensor checkpoint (refused to unpickle code): {e}") from e
-        except (RuntimeError, OSError, EOFError) as e:
-            raise CheckpointError(f"cannot read {file}: {e}") from e
+            raise CheckpointError(f"{file.name} is not a plain tensor checkpoint (refused to unpickle code): "
+                                  f"{unpickling_reason(e)}") from e
+        except (RuntimeError, OSError, EOFError, ValueError) as e:
+            raise CheckpointError(f"cannot read {file.name}: {first_line(e)}") from e
         if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
-            raise CheckpointError(f"{file} does not hold a state dict of tensors")
+            raise CheckpointError(f"{file.name} does not hold a state dict of tensors")
         state.update(loaded)
     return state
+
+
+def _display(source: str | Path) -> str:
+    """How a source is named in messages: a local path by its last part, a Hub id as is."""
+    return Path(source).name if Path(source).exists() else str(source)
 
 
 def _strip(key: str) -> str:
@@ -111,6 +125,20 @@ def expected_shapes(llm_config, vision_width: int, experts: ExpertConfig, head: 
                 shapes[f"{base}.lora_A.{expert}.weight"] = (r, fan_in)
                 shapes[f"{base}.lora_B.{expert}.weight"] = (fan_out, r)
     return shapes
+
+
+def official_name(ours: str) -> str:
+    """Where a tensor we need lives in the release (file and key), for messages about missing ones."""
+    if m := re.match(r"^llm\.model\.layers\.(\d+)\.(\w+)\.(\w+_proj)\.lora_([AB])\.(temporal|spatial)\.weight$", ours):
+        layer, block, proj, ab, expert = m.groups()
+        which = "V" if expert == "temporal" else "L"
+        return f"pytorch_model.bin: model.layers.{layer}.{block}.{proj}.{which}_Expertlora_{ab}.weight"
+    if ours.startswith("projector."):
+        return "mm_projector.bin: model.mm_projector." + ours.removeprefix("projector.")
+    for official, mine in _HEAD.items():
+        if ours.startswith(mine):
+            return f"non_lora_trainables.bin: model.{official}{ours[len(mine):]}"
+    return ours
 
 
 def map_official(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], ConversionReport]:
@@ -159,13 +187,11 @@ def convert_official(stage2_dir: str | Path, projector: str | Path, llm: str, ou
     tensors, report = map_official(state)
     try:
         llm_config = AutoConfig.from_pretrained(llm)
-    except OSError as e:
-        raise CheckpointError(f"cannot read the LLM config from {llm!r}: {e}") from e
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"cannot read the LLM config from {_display(llm)}: {first_line(e)}") from e
     config = get_preset(template) if isinstance(template, str) else ModelConfig.from_dict(template.to_dict())
     config.name, config.llm = name, LLMConfig(name_or_path=str(llm))
     config.description = "VideoExpert weights released by the paper's authors (CC BY-NC-ND 4.0), converted."
-    if vision is not None:
-        config.vision.pretrained = vision
     shapes = expected_shapes(llm_config, config.vision_width, config.experts, config.head)
     report.missing = sorted(k for k in shapes if k not in tensors)
     report.wrong_shape = sorted(k for k, s in shapes.items() if k in tensors and tuple(tensors[k].shape) != s)
@@ -173,11 +199,17 @@ def convert_official(stage2_dir: str | Path, projector: str | Path, llm: str, ou
         if key in tensors and tensors[key].shape[1] != llm_config.hidden_size:
             report.wrong_shape.append(key)
     if report.missing or report.wrong_shape:
-        raise CheckpointError(f"the official checkpoint is incomplete or does not fit {llm}: "
-                              f"{len(report.missing)} missing (e.g. {report.missing[:3]}), "
-                              f"{len(report.wrong_shape)} mis-shaped (e.g. {report.wrong_shape[:3]})\n{report.table()}")
+        logger.debug("conversion report:\n%s", report.table())
+        parts = [f"{len(keys)} {what}: " + "; ".join(official_name(k) for k in keys[:3])
+                 + ("; ..." if len(keys) > 3 else "")
+                 for what, keys in (("missing", report.missing), ("mis-shaped", report.wrong_shape)) if keys]
+        raise CheckpointError(f"the official release is incomplete or does not fit {_display(llm)}, nothing written: "
+                              + ", ".join(parts))
     if "embeddings.input" not in tensors:
-        raise CheckpointError("non_lora_trainables.bin has no model.embed_tokens.weight: the [LOC] embedding is missing")
+        raise CheckpointError("non_lora_trainables.bin has no model.embed_tokens.weight: "
+                              "the [LOC] embedding is missing")
+    if vision is not None:  # after the release's own tensors: those errors are the likelier ones
+        config.vision.pretrained = _check_vision(config, vision)
     loc = tensors["embeddings.input"].shape[0] - 1   # the release adds [LOC] last (id 32000 for Vicuna's 32000)
     tensors["loc_embedding.input"] = tensors["embeddings.input"][loc:loc + 1].clone()
     tensors["loc_embedding.output"] = tensors.get("embeddings.output", tensors["embeddings.input"])[loc:loc + 1].clone()
@@ -189,6 +221,23 @@ def convert_official(stage2_dir: str | Path, projector: str | Path, llm: str, ou
     from .model_card import write_model_card
     write_model_card(out, config, license="cc-by-nc-nd-4.0")
     return report
+
+
+def _check_vision(config: ModelConfig, vision: str) -> str:
+    """The value config.json gets for `vision`: an open_clip tag as is; a local file (OpenAI's TorchScript
+    ViT-L-14.pt, or a state dict) read safely now, checked against the template's tower, its activation recorded
+    in the config, and named by absolute path, since config.json lives in another folder."""
+    path = Path(vision)
+    if not path.suffix and not path.exists():  # an open_clip tag such as 'openai'
+        return vision
+    if not path.is_file():
+        raise CheckpointError(f"CLIP weights not found: {path.name}")
+    weights = read_vision_weights(path)
+    if weights.quick_gelu is not None:
+        record_activation(config.vision, weights.quick_gelu)
+    fit_vision_weights(config.vision, weights)
+    logger.info("%s: %d vision tensors fit %s", path.name, len(weights.state), config.vision.arch)
+    return str(path.resolve())
 
 
 def resolve_release_layout(checkpoints: str | Path) -> dict[str, str]:
