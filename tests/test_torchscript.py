@@ -123,13 +123,17 @@ def test_planted_code_is_refused_and_never_runs(archive, tmp_path, how):
     assert not marker.exists()
 
 
-def test_build_cannot_modify_allowed_helpers(archive, tmp_path):
-    """BUILD (set state) on an allow-listed global would let a pickle rewire our helpers: refused."""
+@pytest.mark.parametrize("payload", [
+    b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n}X\x02\x00\x00\x00fnK\x01sb.",  # BUILD {'fn': 1} on a helper
+    b"\x80\x02ctorch\nFloatStorage\nX\x04\x00\x00\x00nameK\x01\x86b.",      # BUILD ('name', 1) on a marker
+], ids=["helper", "storage-type"])
+def test_build_cannot_modify_allowed_objects(archive, tmp_path, payload):
+    """BUILD (set state) on an allow-listed helper or marker would let a pickle rewire it, e.g. change a checked
+    tensor's geometry after the check: refused."""
     path, _, _ = archive
-    payload = b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n}X\x02\x00\x00\x00fnK\x01sb."
     evil = tmp_path / "ViT-L-14.pt"
     _replace_data_pkl(path, evil, payload)
-    with pytest.raises(CheckpointError, match="cannot read its data.pkl"):
+    with pytest.raises(CheckpointError, match="cannot read its data.pkl.*refused to set the state"):
         read_torchscript_state_dict(evil)
     assert read_torchscript_state_dict(path)  # the helpers still work
 

@@ -46,7 +46,8 @@ _STORAGE_DTYPES = {
 
 class _Inert:
     """Base of every object the unpickler hands to pickle: BUILD on it is refused, so a crafted pickle cannot set
-    attributes on our markers or helpers (only placeholders accept state, see `_ScriptObject`)."""
+    attributes on our markers or helpers (only placeholders accept state, see `_ScriptObject`). Subclasses must not
+    be `dataclass(slots=True, frozen=True)`: that adds a `__setstate__` of its own, which would accept any state."""
 
     __slots__ = ()
 
@@ -54,7 +55,7 @@ class _Inert:
         raise pickle.UnpicklingError(f"refused to set the state of {type(self).__name__}")
 
 
-@dataclass(frozen=True, eq=False, slots=True)
+@dataclass(frozen=True, eq=False)
 class _StorageType(_Inert):
     """Stands for `torch.<X>Storage` in a persistent id; only its dtype is used."""
 
@@ -62,7 +63,7 @@ class _StorageType(_Inert):
     dtype: torch.dtype
 
 
-@dataclass(frozen=True, eq=False, slots=True)
+@dataclass(frozen=True, eq=False)
 class _StorageRef(_Inert):
     """One `data/<key>` record: read only when a tensor that uses it is materialised."""
 
@@ -71,7 +72,7 @@ class _StorageRef(_Inert):
     numel: int
 
 
-@dataclass(frozen=True, eq=False, slots=True)
+@dataclass(frozen=True, eq=False)
 class _TensorRef(_Inert):
     """What `_rebuild_tensor_v2` would build: a strided view of a storage, kept as plain numbers until needed."""
 
