@@ -15,6 +15,10 @@ The default reproduces the official "compress_class_pool" rule the released weig
    when none is).
 
 Everything is batched tensor algebra: no Python loop over samples, GOPs or centres.
+
+Precision follows the official code: similarities and cluster assignments are computed in the features' own dtype
+(fp16 from the CLIP tower on a GPU), since near-ties flip assignments between fp16 and fp32 and the released weights
+saw the fp16 ones; only the merge's sums are accumulated in fp32 and rounded once, as `Tensor.mean` does.
 """
 
 from __future__ import annotations
@@ -59,10 +63,10 @@ def spatial_compress(cls_tokens: torch.Tensor, patch_tokens: torch.Tensor, confi
     out_dtype = patch_tokens.dtype
     idr, frames = gop_frames(n, u, config.gop_length)
     idr, frames = idr.to(patch_tokens.device), frames.to(patch_tokens.device)
-    gop = patch_tokens[:, frames].float()                       # (b, u, L, p, d)
+    gop = patch_tokens[:, frames]                               # (b, u, L, p, d)
     length = gop.shape[2]
     idr_patches = gop[:, :, 0]                                  # (b, u, p, d)
-    cls = cls_tokens[:, idr].float()                            # (b, u, d)
+    cls = cls_tokens[:, idr].to(out_dtype)                      # (b, u, d)
 
     # (a) key tokens by cosine similarity to the CLS token, kept in patch-index order
     sim = F.cosine_similarity(idr_patches, cls[:, :, None], dim=-1)          # (b, u, p)
@@ -87,10 +91,10 @@ def spatial_compress(cls_tokens: torch.Tensor, patch_tokens: torch.Tensor, confi
         keep[:, :, 1:] = labels[:, :, 1:] != labels[:, :, :1]
 
     # (d) merge: mean of the kept members of each cluster, the centre itself if the cluster is empty
-    members = F.one_hot(labels, w).to(flat.dtype) * keep[..., None].to(flat.dtype)  # (b, u, L, p, w)
+    members = F.one_hot(labels, w).float() * keep[..., None].float()                 # (b, u, L, p, w)
     members = members.view(b, u, length * p, w)
-    sums = members.transpose(-1, -2) @ flat                                           # (b, u, w, d)
+    sums = members.transpose(-1, -2) @ flat.float()                                   # (b, u, w, d), fp32
     counts = members.sum(dim=2)[..., None]                                            # (b, u, w, 1)
-    tokens = torch.where(counts > 0, sums / counts.clamp(min=1), centres)
-    return tokens.reshape(b, u * w, d).to(out_dtype)
+    tokens = torch.where(counts > 0, (sums / counts.clamp(min=1)).to(out_dtype), centres)
+    return tokens.reshape(b, u * w, d)
 
