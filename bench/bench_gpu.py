@@ -186,7 +186,7 @@ def run_profile(setup: Setup, llm_dir: Path, video: Path, profile: str) -> dict:
     device = model.device
     row: dict = {"profile": profile, "load_s": load_s}
     peak("load")
-    prompt = prompts.chat_prompt(prompts.question_for("captioning"))
+    prompt = prompts.chat_prompt(model.templates.question("captioning"))
     with torch.inference_mode():
         start = time.perf_counter()
         features = model.encode_video(video)
@@ -225,7 +225,7 @@ def experts_check(model: VideoExpert, features, visual: torch.Tensor) -> dict:
         lambda m, i, o: seen.__setitem__("temporal", float(o.abs().max())))
     hook_s = layer.lora_B["spatial"].register_forward_hook(
         lambda m, i, o: seen.__setitem__("spatial", float(o.abs().max())))
-    prompt = prompts.chat_prompt(prompts.question_for("grounding", "the pattern moves"))
+    prompt = prompts.chat_prompt(model.templates.question("grounding", "the pattern moves"))
     with_adapters = model.generate(features, prompt, max_new_tokens=0, visual=visual).t_hidden.float()
     hook.remove()
     hook_s.remove()

@@ -64,7 +64,7 @@ def head_inputs(model: VideoExpert, videos, answer: str, features_dir: Path | No
         for item in video.grounding_queries():
             window = (item.start / video.duration, item.end / video.duration)
             batch.append(make_example(model, features.cls_tokens, features.patch_tokens,
-                                      prompts.question_for("grounding", item.query),
+                                      model.templates.question("grounding", item.query),
                                       answer.format(query=item.query), [window]))
             windows.append(window)
             queries.append(item.query)
@@ -119,8 +119,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--query-oracle", choices=["none", "plus"], default="none",
                         help="plus: add a learned bag-of-words embedding of the query to the [LOC] state")
-    parser.add_argument("--answer", default=prompts.grounding_answer(),
-                        help="the teacher-forced answer, {query} standing for the query, e.g. "
+    parser.add_argument("--answer", help="the teacher-forced answer (default: the model's templates' grounding answer), "
+                             "{query} standing for the query, e.g. "
                              "'{query} happens during [LOC].' (the [LOC] state then follows the query's words)")
     parser.add_argument("--features-dir", type=Path,
                         help="the demo build's features of the training videos (e.g. runs/demo/data/features), "
@@ -130,7 +130,8 @@ def main() -> None:
     args = parser.parse_args()
     setup_logging()
     torch.manual_seed(args.seed)
-    model = VideoExpert.from_pretrained(args.model, profile="cpu").eval()
+    model = VideoExpert.from_pretrained(args.model, profile="cpu")
+    args.answer = args.answer or model.templates.grounding_answer()
     if args.cache is not None and args.cache.exists():
         data = torch.load(args.cache, weights_only=True)
         if data["sizes"] != [args.num_train, args.num_test, args.seed] or data.get("answer", args.answer) != args.answer:

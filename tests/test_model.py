@@ -7,7 +7,6 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from videoexpert.prompts import answer_without_locs
 from videoexpert import (CheckpointError, ConfigError, InputError, Prediction, VideoDecodeError, VideoExpert,
                          get_preset, list_presets)
 
@@ -35,14 +34,14 @@ def test_predict_every_task_on_a_real_video(tiny_model, event_video, task, query
     d = check_schema(pred, task, 6.0, tiny_model.config.num_frames)
     if task in ("grounding", "highlight"):
         assert 1 <= len(d["segments"]) <= tiny_model.config.head.max_segments
-        assert d["text"].startswith("During ") and " s – " in d["text"]
+        assert d["text"].startswith("From ") and " s – " in d["text"]
         assert len(d["saliency"]["times"]) == len(d["saliency"]["scores"]) == 100
         assert d["saliency"]["times"][-1] == pytest.approx(6.0, abs=0.01)
         scores = [s["score"] for s in d["segments"]]
         assert scores == sorted(scores, reverse=True)
     if task == "qa":
         assert len(d["segments"]) == 1                        # evidence is always localised (forced if needed)
-        assert d["segments"][0]["label"] == answer_without_locs(d["answer"])
+        assert d["segments"][0]["label"] == tiny_model.templates.qa_reply(d["answer"], options)[0]
 
 
 @pytest.mark.gpu
@@ -118,7 +117,7 @@ def test_forward_computes_all_losses_and_checks_placeholders(tiny_model):
     n, d = tiny_model.config.num_frames, tiny_model.config.vision_width
     g = torch.Generator().manual_seed(0)
     ex = make_example(tiny_model, torch.randn(n, d, generator=g), torch.randn(n, 16, d, generator=g),
-                      "Describe.", "During [LOC], a. During [LOC], b.", [(0.1, 0.3), (0.5, 0.9)])
+                      "Describe.", "From [LOC], a. From [LOC], b.", [(0.1, 0.3), (0.5, 0.9)])
     out = tiny_model(**collate([ex, ex], tiny_model.tokenizer.pad_token_id))
     assert set(out.losses) == {"text_loss", "indicator_loss", "span_loss", "giou_loss"}
     assert out.head.foreground.shape == (4, n)                # 2 samples x 2 [LOC]
@@ -131,7 +130,7 @@ def test_forward_computes_all_losses_and_checks_placeholders(tiny_model):
     with pytest.raises(ConfigError, match="do not match"):
         tiny_model(batch["input_ids"], batch["cls_tokens"], batch["patch_tokens"])
     with pytest.raises(ConfigError, match="windows"):
-        make_example(tiny_model, ex.cls_tokens, ex.patch_tokens, "q", "During [LOC].", [])
+        make_example(tiny_model, ex.cls_tokens, ex.patch_tokens, "q", "From [LOC].", [])
 
 
 def test_presets():
@@ -152,7 +151,7 @@ def test_text_time_format_predicts_from_written_times(tiny_model, event_video):
         pred = tiny_model.predict(event_video, "grounding", "the red square", max_new_tokens=8)
     finally:
         tiny_model.config = original
-    assert pred.answer.startswith("During") and pred.saliency.scores == ()
+    assert pred.answer.startswith("From") and pred.saliency.scores == ()
     assert all(0 <= s.start <= s.end <= pred.duration + 1e-6 for s in pred.segments)
     with pytest.raises(ConfigError, match="time_format"):
         ModelConfig.from_dict({**original.to_dict(), "time_format": "words"})
@@ -166,3 +165,98 @@ def test_trainable_parameters_come_in_a_fixed_order(tiny_model):
     names = {id(p): n for n, p in tiny_model.named_parameters()}
     assert [names[id(p)] for p in params] == [names[id(p)] for p in tiny_model.trainable_parameters(stage=2)]
     tiny_model.requires_grad_(False)
+
+
+def _dropout_model(tmp_path, seed: int = 0) -> "Path":
+    """A tiny model whose experts carry dropout 0.05 (as the paper's) and non-zero weights, saved to disk."""
+    from videoexpert import ModelConfig
+    config = get_preset("tiny").to_dict()
+    config["experts"]["dropout"] = 0.05
+    model = VideoExpert.from_config(ModelConfig.from_dict(config), seed=seed)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if ".lora_B." in name:
+                p.normal_(0, 0.5)
+    model.save_pretrained(tmp_path / "m")
+    return tmp_path / "m"
+
+
+def test_every_load_path_gives_an_eval_mode_model_with_deterministic_answers(event_video, tmp_path):
+    """Issue #16: `from_pretrained` and `load_model` once returned models in training mode, so the experts' LoRA
+    dropout made four identical queries give four different segments."""
+    from videoexpert import load_model
+    path = _dropout_model(tmp_path)
+    for model in (VideoExpert.from_pretrained(path), load_model(str(path)), VideoExpert.from_config("tiny")):
+        training = [name for name, m in model.named_modules() if m.training]
+        assert not training, training[:5]
+    model = load_model(str(path))
+    features = model.encode_video(event_video)
+    answers = [model.predict(features, "grounding", "the red square").to_dict() for _ in range(4)]
+    for a in answers:
+        a.pop("timings_s")
+    assert all(a == answers[0] for a in answers)
+    model.train()                                   # the dropout is real: training mode does change the answer
+    torch.manual_seed(0)
+    trained = [model.predict(features, "grounding", "the red square").segments for _ in range(2)]
+    assert trained[0] != trained[1]
+
+
+def test_stage2_trains_the_whole_embeddings_and_saves_only_the_rows_that_moved(tiny_model, tmp_path):
+    """Official stage 2 trains all of `embed_tokens` and `lm_head`; a checkpoint stores the rows that differ from the
+    base LLM ([LOC] and the rows training moved), not two vocabulary-sized matrices."""
+    from videoexpert import ModelConfig
+    model = VideoExpert.from_config("tiny", seed=0)
+    params = model.trainable_parameters(stage=2)
+    inputs, outputs = model.llm.get_input_embeddings().weight, model.llm.get_output_embeddings().weight
+    assert any(p is inputs for p in params) and inputs.requires_grad and not hasattr(inputs, "_videoexpert_row_hook")
+    with torch.no_grad():                          # what an optimizer step would do to rows 5 and 9 of the input
+        inputs[[5, 9]] += 0.5
+        outputs[11] -= 0.5
+    model.save_pretrained(tmp_path / "m")
+    state = load_file(str(tmp_path / "m" / "model.safetensors"))
+    loc = model.loc_token_id
+    assert state["embeddings.input.rows"].tolist() == sorted({5, 9, loc})
+    assert state["embeddings.output.rows"].tolist() == sorted({11, loc})
+    assert state["embeddings.input.values"].shape == (3, inputs.shape[1])
+    loaded = VideoExpert.from_pretrained(tmp_path / "m")
+    assert torch.equal(loaded.llm.get_input_embeddings().weight, inputs)
+    assert torch.equal(loaded.llm.get_output_embeddings().weight, outputs)
+    # the "rows" option: gradients reach the [LOC] row only
+    config = ModelConfig.from_dict({**get_preset("tiny").to_dict(), "train_embeddings": "rows"})
+    rows_model = VideoExpert.from_config(config, seed=0)
+    rows_model.trainable_parameters(stage=2)
+    weight = rows_model.llm.get_input_embeddings().weight
+    (weight.sum() * 2).backward()
+    assert weight.grad[loc].abs().sum() > 0 and weight.grad.abs().sum() == weight.grad[loc].abs().sum()
+
+
+def test_official_templates_tokenise_loc_as_the_official_tokenizer_does(tiny_model):
+    """[LOC] is a plain added token; the text is split there and stripped on both sides (transformers 4.31's slow
+    tokenizer), so the state that predicts [LOC] is the one at "From", and labels cover exactly the answer."""
+    from videoexpert.prompts import chat_prompt
+    prompt = chat_prompt(tiny_model.templates.question("grounding", "a dog"))
+    ids, labels = tiny_model.tokenize(prompt, "From [LOC].")
+    loc = ids.index(tiny_model.loc_token_id)
+    assert tiny_model.tokenizer.decode([ids[loc - 1]]).strip() == "From"
+    assert ids[loc + 1:] == tiny_model.encode_text(".") + [tiny_model.tokenizer.eos_token_id]
+    answer = [i for i, label in zip(ids, labels) if label != -100]
+    assert tiny_model.tokenizer.decode(answer).replace(" ", "") == "From[LOC].</s>"
+    assert ids[:len(tiny_model.tokenize(prompt)[0])] == tiny_model.tokenize(prompt)[0]
+    text = "From [LOC], a red circle appears. From [LOC]."
+    assert tiny_model.decode_text(tiny_model.encode_text(text)) == text
+    assert tiny_model.encode_text("From [LOC], a. From  [LOC] , b.") == \
+        tiny_model.encode_text("From") + [tiny_model.loc_token_id] + tiny_model.encode_text(", a. From") + \
+        [tiny_model.loc_token_id] + tiny_model.encode_text(", b.")
+
+
+def test_a_tokenizer_that_splits_the_prompt_prefix_otherwise_is_refused(tiny_model):
+    from videoexpert import ModelConfig
+    prefix = tiny_model.prompt_prefix_length()
+    assert tiny_model.tokenize("x <video>\nq")[0].index(-200) < prefix
+    config = get_preset("tiny").to_dict()
+    config["llm"]["prompt_prefix_tokens"] = prefix
+    VideoExpert.from_config(ModelConfig.from_dict(config))           # the right length loads
+    config["llm"]["prompt_prefix_tokens"] = 35
+    with pytest.raises(ConfigError, match=rf"into {prefix} tokens, the weights expect 35 .*positions 35\.\.134"):
+        VideoExpert.from_config(ModelConfig.from_dict(config))

@@ -6,7 +6,6 @@ import torch
 from tests.media import event_frames, write_video
 from videoexpert import VideoExpert
 from videoexpert.data import collate, make_example
-from videoexpert.prompts import grounding_answer, question_for
 
 CLIPS = [  # colour, frames visible (of 100 at 10 fps), query
     ((230, 40, 40), (20, 50), "the red square is visible"),
@@ -31,7 +30,8 @@ def test_tiny_model_overfits_grounding(tmp_path):
         seconds = (window[0] / 10, window[1] / 10)
         norm = [(seconds[0] / features.duration, seconds[1] / features.duration)]
         examples.append(make_example(model, features.cls_tokens, features.patch_tokens,
-                                     question_for("grounding", query), grounding_answer(), norm))
+                                     model.templates.question("grounding", query),
+                                     model.templates.grounding_answer(), norm))
         truth.append((features, query, seconds))
     batch = collate(examples, model.tokenizer.pad_token_id)
 

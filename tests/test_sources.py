@@ -36,8 +36,8 @@ def test_benchmark_files_become_samples(kind, path, count, task):
 @needs_data
 def test_charades_first_line():
     s = read_samples("charades", BENCH / "charades_sta/charades_sta_test.txt")[0]
-    assert (s.video, s.windows, s.answer) == ("3MSZA", (((24.3, 30.4),),), "During [LOC].")
-    assert s.question == "During which frames does person turn a light on happen?"
+    assert (s.video, s.windows, s.answer) == ("3MSZA", (((24.3, 30.4),),), "From [LOC].")
+    assert s.question == "Based on the given video, answer the question: During which frames can we see person turn a light on?"
 
 
 @needs_data
@@ -47,7 +47,8 @@ def test_nextgqa_questions_with_options_and_several_evidence_windows():
     multi = [s for s in samples if len(s.windows[0]) > 1]
     assert multi, "NExT-GQA has questions with several evidence windows"
     s = samples[0]
-    assert "Options: (A)" in s.question and s.answer.endswith("During [LOC].")
+    assert s.question.startswith("Question: ") and " Option A: " in s.question
+    assert s.answer.startswith("From [LOC]. Option ") and s.answer.count("[LOC]") == 1
 
 
 def test_conversation_json(tmp_path):
@@ -64,7 +65,7 @@ def test_conversation_json(tmp_path):
     samples = read_conversations(path)
     assert len(samples) == 2                                   # the turn with times in the question is skipped
     first, chat = samples
-    assert first.answer == "During [LOC], a man cuts bread. Then [LOC], he eats."
+    assert first.answer == "From [LOC], a man cuts bread. Then [LOC], he eats."
     assert first.windows == (((5.0, 10.5),), ((20.0, 30.0),)) and first.task == "captioning"
     assert first.question == "What happens in the video? Give times."
     assert (chat.answer, chat.windows, chat.task) == ("Yes.", (), "chat")

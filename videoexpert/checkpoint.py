@@ -88,9 +88,10 @@ def trainable_state_dict(model: "VideoExpert") -> dict[str, torch.Tensor]:
     state = {f"projector.{k}": v for k, v in model.projector.state_dict().items()}
     state.update({f"head.{k}": v for k, v in model.head.state_dict().items()})
     state.update({f"llm.{k}": v for k, v in model.llm.state_dict().items() if ".lora_" in k})
-    loc = model.loc_token_id
-    state["loc_embedding.input"] = model.llm.get_input_embeddings().weight[loc:loc + 1]
-    state["loc_embedding.output"] = model.llm.get_output_embeddings().weight[loc:loc + 1]
+    matrices = model.embedding_matrices()
+    for key, rows in model.changed_embedding_rows().items():
+        state[f"embeddings.{key}.rows"] = rows
+        state[f"embeddings.{key}.values"] = matrices[key].detach()[rows.to(matrices[key].device)]
     return {k: v.detach().contiguous().cpu() for k, v in state.items()}
 
 
@@ -138,15 +139,16 @@ def resolve_profile(profile: str | RuntimeProfile | None = None, device: str | N
 
 def load_weights(model: "VideoExpert", file: str | Path) -> None:
     """Load model.safetensors, naming every missing or unexpected tensor instead of loading half a model."""
-    expected = trainable_state_dict(model)
     with safe_open(str(file), framework="pt") as f:
         if (f.metadata() or {}).get("format") != FORMAT:
             raise CheckpointError(f"{file} was not written by VideoExpert.save_pretrained")
         state = {k: f.get_tensor(k) for k in f.keys()}
-    optional = {"embeddings.input", "embeddings.output"}  # full matrices, when trained (converted official release)
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected) - optional)
-    wrong = [k for k in set(expected) & set(state) if expected[k].shape != state[k].shape]
+    embeddings = _embedding_rows(state, model, file)
+    shapes = {k: v.shape for k, v in trainable_state_dict(model).items() if not k.startswith("embeddings.")}
+    expected = set(shapes)
+    modules = {k for k in state if not k.startswith(("embeddings.", "loc_embedding."))}
+    missing, unexpected = sorted(expected - modules), sorted(modules - expected)
+    wrong = [k for k in expected & modules if shapes[k] != state[k].shape]
     if missing or unexpected or wrong:
         raise CheckpointError(f"{file} does not fit this architecture: {len(missing)} missing {missing[:5]}, "
                               f"{len(unexpected)} unexpected {unexpected[:5]}, wrong shape {sorted(wrong)[:5]}")
@@ -157,15 +159,34 @@ def load_weights(model: "VideoExpert", file: str | Path) -> None:
         result = model.llm.load_state_dict(llm_state, strict=False)
         if result.unexpected_keys:
             raise CheckpointError(f"unexpected expert weights: {result.unexpected_keys[:5]}")
-        for key, module in (("embeddings.input", model.llm.get_input_embeddings()),
-                            ("embeddings.output", model.llm.get_output_embeddings())):
-            if key in state:
-                if state[key].shape != module.weight.shape:
-                    raise CheckpointError(f"{key} is {tuple(state[key].shape)}, the LLM's is {tuple(module.weight.shape)}")
-                module.weight.copy_(state[key])
-        loc = model.loc_token_id
-        model.llm.get_input_embeddings().weight[loc] = state["loc_embedding.input"][0]
-        model.llm.get_output_embeddings().weight[loc] = state["loc_embedding.output"][0]
+        matrices = model.embedding_matrices()
+        for key, (rows, values) in embeddings.items():
+            weight = matrices.get(key, matrices["input"])  # an untied checkpoint's output rows on a tied model
+            weight[rows.to(weight.device)] = values.to(weight.device, weight.dtype)
+            model._loaded_embedding_rows.setdefault(key if key in matrices else "input", set()).update(rows.tolist())
+
+
+def _embedding_rows(state: dict[str, torch.Tensor], model: "VideoExpert", file) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """(row ids, values) per embedding matrix ("input", "output"), from any of the three ways a checkpoint stores
+    them: changed rows (`embeddings.{key}.rows/.values`, what we write), whole matrices (`embeddings.{key}`, a
+    converted official release), or the [LOC] row alone (`loc_embedding.{key}`, checkpoints before the rows)."""
+    out = {}
+    for key in ("input", "output"):
+        if f"embeddings.{key}.rows" in state:
+            out[key] = state[f"embeddings.{key}.rows"].long(), state[f"embeddings.{key}.values"]
+        elif f"embeddings.{key}" in state:
+            values = state[f"embeddings.{key}"]
+            out[key] = torch.arange(values.shape[0]), values
+        elif f"loc_embedding.{key}" in state:
+            out[key] = torch.tensor([model.loc_token_id]), state[f"loc_embedding.{key}"]
+        elif key == "input" or "output" in model.embedding_matrices():
+            raise CheckpointError(f"{file} holds no {key} embeddings (the [LOC] row at least)")
+    vocab = model.llm.get_input_embeddings().weight.shape
+    for key, (rows, values) in out.items():
+        if values.shape[1:] != vocab[1:] or rows.numel() != values.shape[0] or int(rows.max()) >= vocab[0]:
+            raise CheckpointError(f"{file}: {key} embeddings of shape {tuple(values.shape)} do not fit the LLM's "
+                                  f"{tuple(vocab)}")
+    return out
 
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "checkpoints" / "videoexpert-demo"

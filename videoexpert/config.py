@@ -118,6 +118,10 @@ class LLMConfig:
     arch_config: dict[str, Any] | None = None           # transformers config dict (needs "model_type") for random init
     tokenizer: str | None = None                        # defaults to name_or_path
     template: str = "vicuna_v1"
+    # Tokens before `<video>` in the chat prompt, BOS included, when the weights depend on it: the official code
+    # routes positions 35..134 to the temporal expert at inference, 35 being Vicuna's prefix. A tokenizer that splits
+    # the prefix otherwise is refused at load time. None: not checked (our own tokenizers).
+    prompt_prefix_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if self.name_or_path is None and not self.arch_config:
@@ -138,6 +142,8 @@ class ModelConfig:
     loc_token: str = "[LOC]"     # official spelling; the paper writes <LOC>
     time_format: str = "loc"     # "loc": [LOC] + temporal head (the paper); "text": times written as text, the
                                  # paper's "w/o temporal head" ablation (two-digit percentages, VTimeLLM style)
+    templates: str = "official"  # task templates the model was trained with (videoexpert.prompts.TEMPLATES)
+    train_embeddings: str = "full"  # stage 2 trains the whole input/output embeddings (official) or only the [LOC] "rows"
     description: str = ""        # what the model is and what it knows (shown by the CLI and the app)
 
     def __post_init__(self) -> None:
@@ -150,6 +156,10 @@ class ModelConfig:
             raise ConfigError(f"num_frames must be >= 1, got {self.num_frames}")
         if self.time_format not in ("loc", "text"):
             raise ConfigError(f"time_format must be 'loc' or 'text', got {self.time_format!r}")
+        if self.train_embeddings not in ("full", "rows"):
+            raise ConfigError(f"train_embeddings must be 'full' or 'rows', got {self.train_embeddings!r}")
+        from .prompts import get_templates
+        get_templates(self.templates)
 
     @property
     def num_visual_tokens(self) -> int:

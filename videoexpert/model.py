@@ -27,7 +27,7 @@ from .errors import ConfigError
 from .experts import ExpertRouter, add_experts, route_tokens
 from .head import HeadOutput, TemporalHead
 from .loss import grounding_losses, text_loss, total_loss
-from .prompts import VIDEO_PLACEHOLDER
+from .prompts import VIDEO_PLACEHOLDER, chat_prompt, get_templates
 from .video import VideoClip, normalize_frames, read_video
 from .vision import VisionTower
 
@@ -80,7 +80,9 @@ class VideoExpert(nn.Module):
         if vision.width != config.vision_width:
             raise ConfigError(f"vision tower width {vision.width} != config.vision_width {config.vision_width}")
         llm.requires_grad_(False)
+        self.templates = get_templates(config.templates)
         self.loc_token_id = _add_loc_token(tokenizer, llm, config.loc_token)
+        self._check_prompt_prefix()
         self.router = ExpertRouter()
         add_experts(llm, config.experts, self.router, dtype=adapter_dtype)
         hidden = llm.config.hidden_size
@@ -88,6 +90,11 @@ class VideoExpert(nn.Module):
         dtype = adapter_dtype or torch.float32
         self.projector = nn.Linear(config.vision_width, hidden, device=device, dtype=dtype)
         self.head = TemporalHead(hidden, config.head).to(device, dtype)
+        self._embedding_base: dict[str, torch.Tensor] = {}          # embeddings when training started (CPU copy)
+        self._loaded_embedding_rows: dict[str, set[int]] = {}       # rows a checkpoint set on top of the base LLM
+        # Inference is the default: the experts' LoRA dropout must be off unless a trainer asks for training mode
+        # (`train.py` calls `.train()`); every load path (from_config, from_pretrained, load_model) builds here.
+        self.eval()
 
     # ------------------------------------------------------------------ construction and saving
     @classmethod
@@ -160,22 +167,52 @@ class VideoExpert(nn.Module):
 
     # ------------------------------------------------------------------ text
     def encode_text(self, text: str) -> list[int]:
+        """Token ids of `text` (no BOS/EOS). [LOC] splits the text there and, as the official tokenizer added it,
+        takes the whitespace on both sides with it (see `_add_loc_token`)."""
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def tokenize(self, prompt: str, answer: str | None = None) -> tuple[list[int], list[int]]:
-        """input_ids and labels for one conversation. The prompt's `<video>` becomes n + u*w placeholder ids;
-        labels supervise only the answer (and its end-of-sequence token)."""
+    def decode_text(self, ids: list[int]) -> str:
+        """The inverse of `encode_text`: the pieces between [LOC]s decoded on their own and joined back with the
+        spacing the templates write ("From [LOC], a dog runs.")."""
+        pieces: list[list[int]] = [[]]
+        for i in ids:
+            pieces.append([]) if i == self.loc_token_id else pieces[-1].append(i)
+        texts = [self.tokenizer.decode(p, skip_special_tokens=False).strip() for p in pieces]
+        out = texts[0]
+        for text in texts[1:]:
+            out = f"{out} {self.config.loc_token}" if out else self.config.loc_token
+            out += text if not text or text[0] in ".,;:!?" else f" {text}"
+        return out
+
+    def tokenize(self, prompt: str, answer: str | None = None, add_eos: bool = True) -> tuple[list[int], list[int]]:
+        """input_ids and labels for one conversation, as the official code builds them: the prompt's `<video>` becomes
+        n + u*w placeholder ids; the text after it and the answer are tokenised together (Vicuna v1 joins them with a
+        space), and labels supervise only the answer's tokens and its end-of-sequence token (unless `add_eos` is off:
+        a teacher-forced answer prefix at inference)."""
         if prompt.count(VIDEO_PLACEHOLDER) != 1:
             raise ConfigError(f"the prompt must contain exactly one {VIDEO_PLACEHOLDER}")
         before, after = prompt.split(VIDEO_PLACEHOLDER)
         bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
         ids = bos + self.encode_text(before) + [VIDEO_TOKEN_INDEX] * self.config.num_visual_tokens
-        ids += self.encode_text(after)
-        labels = [IGNORE_INDEX] * len(ids)
-        if answer is not None:
-            answer_ids = self.encode_text(" " + answer) + [self.tokenizer.eos_token_id]
-            ids, labels = ids + answer_ids, labels + answer_ids
-        return ids, labels
+        question = self.encode_text(after)
+        if not answer:
+            return ids + question, [IGNORE_INDEX] * (len(ids) + len(question))
+        turn = self.encode_text(f"{after} {answer}")
+        if turn[:len(question)] != question:  # a merge across "ASSISTANT:" and the answer: labels would be ambiguous
+            raise ConfigError("the tokenizer merges the prompt's end with the answer; cannot tell where the answer starts")
+        answer_ids = turn[len(question):] + ([self.tokenizer.eos_token_id] if add_eos else [])
+        return ids + question + answer_ids, [IGNORE_INDEX] * (len(ids) + len(question)) + answer_ids
+
+    def prompt_prefix_length(self) -> int:
+        """Tokens before `<video>` in the chat prompt, BOS included (35 for Vicuna v1.5)."""
+        return self.tokenize(chat_prompt(""))[0].index(VIDEO_TOKEN_INDEX)
+
+    def _check_prompt_prefix(self) -> None:
+        expected = self.config.llm.prompt_prefix_tokens
+        if expected is not None and self.prompt_prefix_length() != expected:
+            raise ConfigError(f"the tokenizer splits the prompt before <video> into {self.prompt_prefix_length()} tokens, "
+                              f"the weights expect {expected} (the official code routes positions {expected}.."
+                              f"{expected + self.config.num_frames - 1} to the temporal expert): wrong tokenizer?")
 
     def _embed(self, input_ids: torch.Tensor, visual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Input embeddings with the visual tokens scattered in, and the (b, s) T-token mask."""
@@ -249,8 +286,9 @@ class VideoExpert(nn.Module):
         `visual` (1, n + u*w, d_llm) reuses visual tokens from `visual_tokens` (several questions, one video).
         `min_new_tokens` forbids ending earlier (benchmarks time a fixed number of tokens)."""
         ids, _ = self.tokenize(prompt)
-        prefix_ids = self.encode_text(" " + answer_prefix) if answer_prefix else []
-        input_ids = torch.tensor([ids + prefix_ids], device=self.device)
+        forced, _ = self.tokenize(prompt, answer_prefix, add_eos=False)
+        prefix_ids = forced[len(ids):]
+        input_ids = torch.tensor([forced], device=self.device)
         if visual is None:
             visual = self.video_tokens(features)
         embeds, t_mask = self._embed(input_ids, visual)
@@ -277,7 +315,7 @@ class VideoExpert(nn.Module):
             out = self._decode(input_ids=torch.tensor([[token]], device=self.device), past_key_values=past,
                                use_cache=True)                                # new tokens: spatial expert
             last, past = out.last_hidden_state[0, -1], out.past_key_values
-        text = self.tokenizer.decode(reply, skip_special_tokens=False)
+        text = self.decode_text(reply)
         loc_hidden = torch.stack(loc_states) if loc_states else hidden.new_zeros(0, hidden.shape[-1])
         return GenerationOutput(reply, text.strip(), loc_hidden, t_hidden)
 
@@ -293,29 +331,51 @@ class VideoExpert(nn.Module):
 
     # ------------------------------------------------------------------ training helpers
     def trainable_parameters(self, stage: int) -> list[nn.Parameter]:
-        """Stage 1 trains the projector; stage 2 the experts, the head and the [LOC] embedding rows."""
+        """Stage 1 trains the projector; stage 2 the experts, the head and the embeddings: the whole input and output
+        matrices as the official code does (`config.train_embeddings="full"`; `resize_token_embeddings` leaves them
+        trainable there), or only their [LOC] rows ("rows")."""
         self.requires_grad_(False)
         if stage == 1:
             params = list(self.projector.parameters())
         elif stage == 2:
             params = [p for n, p in self.llm.named_parameters() if ".lora_" in n] + list(self.head.parameters())
-            params += self._loc_rows_trainable()
+            params += self._embeddings_trainable(rows_only=self.config.train_embeddings == "rows")
         else:
             raise ConfigError(f"unknown training stage {stage}; expected 1 or 2")
         for p in params:
             p.requires_grad_(True)
         return params
 
-    def _loc_rows_trainable(self) -> list[nn.Parameter]:
-        """Make the embedding matrices trainable with gradients masked to the [LOC] row only."""
-        params, modules = [], []
-        for module in (self.llm.get_input_embeddings(), self.llm.get_output_embeddings()):
-            if any(module is m for m in modules):  # tied embeddings: one matrix
-                continue
-            modules.append(module)
-            weight = module.weight
+    def embedding_matrices(self) -> dict[str, nn.Parameter]:
+        """The input and output embedding matrices by name ("input", "output"), one entry when they are tied."""
+        matrices = {"input": self.llm.get_input_embeddings().weight}
+        output = self.llm.get_output_embeddings().weight
+        if output is not matrices["input"]:
+            matrices["output"] = output
+        return matrices
+
+    def changed_embedding_rows(self) -> dict[str, torch.Tensor]:
+        """Per embedding matrix, the sorted ids of the rows that differ from the base LLM's: the [LOC] row, rows
+        loaded from a checkpoint, and rows that training moved since `trainable_parameters` (AdamW without weight
+        decay leaves a row that never had a gradient bit-identical). What a checkpoint must store, and no more."""
+        rows = {}
+        for key, weight in self.embedding_matrices().items():
+            changed = torch.zeros(weight.shape[0], dtype=torch.bool)
+            changed[self.loc_token_id] = True
+            changed[sorted(self._loaded_embedding_rows.get(key, ()))] = True
+            base = self._embedding_base.get(key)
+            if base is not None:
+                changed |= (weight.detach().cpu().to(base.dtype) != base).any(dim=1)
+            rows[key] = changed.nonzero().flatten()
+        return rows
+
+    def _embeddings_trainable(self, rows_only: bool) -> list[nn.Parameter]:
+        """Make the embedding matrices trainable; with `rows_only`, gradients are masked to the [LOC] row."""
+        params = []
+        for key, weight in self.embedding_matrices().items():
             weight.requires_grad_(True)
-            if not getattr(weight, "_videoexpert_row_hook", False):
+            self._embedding_base[key] = weight.detach().cpu().clone()
+            if rows_only and not getattr(weight, "_videoexpert_row_hook", False):
                 mask = torch.zeros(weight.shape[0], 1, dtype=weight.dtype, device=weight.device)
                 mask[self.loc_token_id] = 1
                 weight.register_hook(lambda grad, mask=mask: grad * mask)
@@ -354,7 +414,11 @@ def _wait_for(t: torch.Tensor) -> torch.Tensor:
 def _add_loc_token(tokenizer, llm: nn.Module, loc_token: str) -> int:
     """Add [LOC] to the tokenizer and grow the embeddings if needed; returns its id."""
     if loc_token not in tokenizer.get_vocab():
-        tokenizer.add_tokens([loc_token], special_tokens=True)
+        # The official `tokenizer.add_tokens("[LOC]")` on transformers 4.31's slow LLaMA tokenizer: a plain (not
+        # special) token that splits the text and strips the whitespace on both of its sides, so the state that
+        # predicts [LOC] is the one at "▁From", not at a lone "▁". Today's tokenizers need the stripping spelled out.
+        from tokenizers import AddedToken
+        tokenizer.add_tokens([AddedToken(loc_token, lstrip=True, rstrip=True, normalized=False, special=False)])
     loc_id = tokenizer.convert_tokens_to_ids(loc_token)
     if llm.get_input_embeddings().weight.shape[0] < len(tokenizer):
         llm.resize_token_embeddings(len(tokenizer), mean_resizing=True)

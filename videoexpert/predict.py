@@ -1,9 +1,10 @@
 """The four tasks of DESIGN.md §1 on top of `VideoExpert.generate` and the temporal head.
 
-Grounding and highlight detection teacher-force their fixed answer ("During [LOC].") and read the [LOC] state
-in the same forward pass: with a trained model this equals greedy decoding of the template, and it cannot fail
-to localise. Dense captions and QA answers are generated; a QA answer that ends without a [LOC] gets its
-evidence by forcing " During [LOC]." after the generated answer.
+The questions and answers are the model's own template version (`model.templates`, videoexpert.prompts).
+Grounding and highlight detection teacher-force their fixed answer ("From [LOC].") and read the [LOC] state in the
+same forward pass: with a trained model this equals greedy decoding of the template, and it cannot fail to
+localise. A grounded QA answer is forced up to its evidence ("From [LOC].") and the choice is generated after it;
+dense captions are generated whole.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def predict(model: "VideoExpert", video, task: str, query: str = "", options: li
         raise InputError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
     query = prompts.check_query(query, required=task != "captioning")
     options = [o for o in (options or []) if o and o.strip()] or None
+    templates = model.templates
+    prompt = prompts.chat_prompt(templates.question(task, query, options))   # bad input fails before decoding
     timings: dict[str, float] = {}
     if isinstance(video, VideoFeatures):
         features = video
@@ -47,7 +50,6 @@ def predict(model: "VideoExpert", video, task: str, query: str = "", options: li
         start = time.perf_counter()
         features = model.encode_video(clip)
         timings["encode"] = time.perf_counter() - start
-    prompt = prompts.chat_prompt(prompts.question_for(task, query, options))
     progress("compressing")
     start = time.perf_counter()
     visual = model.video_tokens(features)
@@ -59,15 +61,12 @@ def predict(model: "VideoExpert", video, task: str, query: str = "", options: li
                                    max_new_tokens, sampling)
     progress("reasoning")
     start = time.perf_counter()
-    if task in ("grounding", "highlight"):
-        gen = model.generate(features, prompt, answer_prefix=prompts.grounding_answer(), max_new_tokens=0,
+    forced = templates.forced_prefix(task)
+    budget = 0 if task in ("grounding", "highlight") else max_new_tokens
+    gen = model.generate(features, prompt, answer_prefix=forced, max_new_tokens=budget, **sampling)
+    if task == "qa" and gen.loc_hidden.shape[0] == 0:   # older templates: the evidence follows the answer
+        gen = model.generate(features, prompt, answer_prefix=templates.with_evidence(gen.text), max_new_tokens=0,
                              visual=visual)
-    else:
-        gen = model.generate(features, prompt, max_new_tokens=max_new_tokens, **sampling)
-        if task == "qa" and gen.loc_hidden.shape[0] == 0:
-            answer = prompts.answer_without_locs(gen.text) or gen.text
-            gen = model.generate(features, prompt, answer_prefix=f"{answer.rstrip('.')}. During [LOC].",
-                                 max_new_tokens=0, visual=visual)
     timings["generate"] = time.perf_counter() - start
 
     progress("grounding")
@@ -87,13 +86,12 @@ def predict(model: "VideoExpert", video, task: str, query: str = "", options: li
     if task in ("grounding", "highlight"):
         segments = [Segment(s, e, sc, query) for (s, e), sc in zip(seconds[0], decoded[0].scores)]
     elif task == "captioning":
-        sentences = prompts.caption_sentences(gen.text, model.config.loc_token)
+        sentences = templates.caption_sentences(gen.text)
         segments = sorted((Segment(seconds[i][0][0], seconds[i][0][1], decoded[i].scores[0],
                                    sentences[i] if i < len(sentences) else "") for i in range(len(decoded))),
                           key=lambda s: (s.start, s.end))
     else:
-        answer = prompts.answer_without_locs(gen.text)
-        choice = prompts.parse_choice(answer, options) if options else None
+        answer, choice = templates.qa_reply(gen.text, options)
         segments = [Segment(seconds[0][0][0], seconds[0][0][1], decoded[0].scores[0], answer)] if decoded else []
     curve = _saliency(decoded, n)
     times = tuple((i + 1) / n * duration for i in range(n)) if curve else ()
@@ -107,7 +105,8 @@ def _predict_text_times(model, features, task, query, options, prompt, timings, 
     """The "w/o temporal head" ablation: the LLM writes times as text; no [LOC], no saliency curve."""
     progress("reasoning")
     start = time.perf_counter()
-    prefix = "During" if task in ("grounding", "highlight") else ""
+    templates = model.templates
+    prefix = templates.loc_word if task in ("grounding", "highlight") else ""
     budget = 12 if prefix else max_new_tokens
     gen = model.generate(features, prompt, answer_prefix=prefix, max_new_tokens=budget, **sampling)
     timings["generate"] = time.perf_counter() - start
@@ -117,12 +116,11 @@ def _predict_text_times(model, features, task, query, options, prompt, timings, 
     text = prompts.render_locs(as_locs, spans, model.config.loc_token)
     choice = None
     if task == "captioning":
-        sentences = prompts.caption_sentences(as_locs, model.config.loc_token)
+        sentences = templates.caption_sentences(as_locs)
         segments = sorted((Segment(s, e, 1.0, sentences[i] if i < len(sentences) else "")
                            for i, (s, e) in enumerate(spans)), key=lambda seg: (seg.start, seg.end))
     elif task == "qa":
-        answer = prompts.answer_without_locs(as_locs)
-        choice = prompts.parse_choice(answer, options) if options else None
+        answer, choice = templates.qa_reply(as_locs, options)
         segments = [Segment(spans[0][0], spans[0][1], 1.0, answer)] if spans else []
     else:
         segments = [Segment(spans[0][0], spans[0][1], 1.0, query)] if spans else []

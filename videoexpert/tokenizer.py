@@ -8,16 +8,20 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .prompts import SYSTEM, captioning_answer, chat_prompt, question_for
+from .prompts import SYSTEM, TEMPLATES, chat_prompt
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
 
 
 def base_corpus() -> list[str]:
-    """Text every VideoExpert tokenizer should encode compactly: the templates of all four tasks."""
-    lines = [SYSTEM, chat_prompt("During which frames does the event happen?"),
-             question_for("captioning"), captioning_answer(["a thing happens", "another thing happens"]),
-             "During [LOC]. Answer, then give the time of the evidence. Options: (A) (B) (C) (D) (E)"]
+    """Text every VideoExpert tokenizer should encode compactly: the questions and answers of every template version."""
+    lines = [SYSTEM]
+    for t in TEMPLATES.values():
+        lines += [chat_prompt(t.question("grounding", "the event", variant=i)) for i in range(len(t.grounding_prompts))]
+        lines += [t.question("captioning", variant=i) for i in range(20)]
+        lines += [t.question("qa", "what happens", ["a", "b", "c", "d", "e"], variant=i) for i in range(3)]
+        lines += [t.question("qa", "what happens"), t.grounding_answer(), t.qa_answer("a thing", 1),
+                  t.captioning_answer(["a thing happens", "another thing happens"])]
     return lines * 4
 
 

@@ -142,7 +142,7 @@ def build_mixture(cfg: TrainConfig, model, num_samples: int) -> tuple[Dataset, W
     datasets, weights = [], []
     total = sum(d.weight for d in cfg.data)
     for source in cfg.data:
-        samples = read_samples(source.kind, source.annotations)
+        samples = read_samples(source.kind, source.annotations, model.templates)
         if not samples:
             raise ConfigError(f"{source.annotations}: no usable samples of kind {source.kind}")
         datasets.append(ConversationDataset(samples, FeatureSource(model, source.features, source.videos), model))
@@ -192,7 +192,7 @@ def train(cfg: TrainConfig) -> Path:
         model.enable_gradient_checkpointing()
     embeddings = {id(model.llm.get_input_embeddings().weight), id(model.llm.get_output_embeddings().weight)}
     groups = [{"params": [p for p in params if id(p) not in embeddings], "weight_decay": cfg.weight_decay},
-              {"params": [p for p in params if id(p) in embeddings], "weight_decay": 0.0}]  # only [LOC] rows move
+              {"params": [p for p in params if id(p) in embeddings], "weight_decay": 0.0}]  # rows without gradient stay put
     optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr)
     scheduler = get_cosine_schedule_with_warmup(optimizer, math.ceil(cfg.warmup_ratio * cfg.max_steps), cfg.max_steps)
     micro_batches = cfg.max_steps * cfg.grad_accum

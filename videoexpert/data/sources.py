@@ -45,36 +45,39 @@ class Sample:
                 for loc in self.windows]
 
 
-def read_samples(kind: str, path: str | Path) -> list[Sample]:
-    """All training samples of one annotation file of the given kind (see `KINDS`)."""
+def read_samples(kind: str, path: str | Path, templates: prompts.Templates | None = None) -> list[Sample]:
+    """All training samples of one annotation file of the given kind (see `KINDS`), worded with `templates` (the
+    official ones by default). Like the official training, the samples cycle through each task's prompt list."""
     from ..eval import annotations
 
+    t = templates or prompts.get_templates("official")
     path = Path(path)
     if kind == "videoexpert":
-        return read_conversations(path)
+        return read_conversations(path, t)
     if kind == "charades":
-        return [Sample(q.video_id, "grounding", prompts.question_for("grounding", q.query), prompts.grounding_answer(),
-                       (((q.start, q.end),),), q.duration) for q in annotations.read_charades(path)]
+        return [Sample(q.video_id, "grounding", t.question("grounding", q.query, variant=i), t.grounding_answer(),
+                       (((q.start, q.end),),), q.duration) for i, q in enumerate(annotations.read_charades(path))]
     if kind == "qvhighlights":
-        return [Sample(q.video_id, "highlight", prompts.question_for("highlight", q.query), prompts.grounding_answer(),
-                       (tuple(q.windows),), q.duration) for q in annotations.read_qvhighlights(path) if q.windows]
+        return [Sample(q.video_id, "highlight", t.question("highlight", q.query, variant=i), t.grounding_answer(),
+                       (tuple(q.windows),), q.duration)
+                for i, q in enumerate(annotations.read_qvhighlights(path)) if q.windows]
     if kind in ("youcook2", "activitynet"):
         samples = []
-        for v in annotations.read_dense_captions(path):
+        for i, v in enumerate(annotations.read_dense_captions(path)):
             events = sorted(zip(v.events, v.sentences), key=lambda ev: (ev[0][0], ev[0][1]))
-            samples.append(Sample(v.id, "captioning", prompts.question_for("captioning"),
-                                  prompts.captioning_answer([s for _, s in events]),
+            samples.append(Sample(v.id, "captioning", t.question("captioning", variant=i),
+                                  t.captioning_answer([s for _, s in events]),
                                   tuple((w,) for w, _ in events), v.duration))
         return samples
     if kind == "nextgqa":
         samples = []
-        for q in annotations.read_nextgqa(path):
+        for i, q in enumerate(annotations.read_nextgqa(path)):
             if not q.question or q.answer not in q.options:
                 continue
             choice = q.options.index(q.answer)
             samples.append(Sample(q.video_path or q.video_id, "qa",
-                                  prompts.question_for("qa", q.question, list(q.options)),
-                                  prompts.qa_answer(q.answer, choice), (tuple(q.spans),), q.duration))
+                                  t.question("qa", q.question, list(q.options), variant=i),
+                                  t.qa_answer(q.answer, choice), (tuple(q.spans),), q.duration))
         return samples
     raise InputError(f"unknown data kind {kind!r}; expected one of {', '.join(KINDS)}")
 
@@ -84,11 +87,12 @@ _SPAN = re.compile(r"(?:between\s+)?<s(\d+)>\s+(?:to|and|-)\s+<e\1>")
 _TIME_TOKEN = re.compile(r"<[se]\d+>")
 
 
-def read_conversations(path: str | Path) -> list[Sample]:
+def read_conversations(path: str | Path, templates: prompts.Templates | None = None) -> list[Sample]:
     """VTimeLLM/VideoExpert JSON: `[{id, conversations: [{from, value}, ...], meta: {duration, token}}]`.
 
     `meta.token` maps `<sK>`/`<eK>` to seconds. Each (human, gpt) turn becomes a sample; a span `<sK> to <eK>` in
-    the answer becomes `[LOC]` with that window (a reply that starts with it reads "During [LOC]"). Turns whose
+    the answer becomes `[LOC]` with that window (a reply that starts with it reads "From [LOC]", the templates'
+    word). Turns whose
     question mentions times, or whose answer keeps an unpaired time token, are skipped (official practice).
     """
     with open(path, encoding="utf-8") as f:
@@ -123,7 +127,7 @@ def read_conversations(path: str | Path) -> list[Sample]:
                 skipped += 1
                 continue
             if answer.startswith("[LOC]"):
-                answer = "During " + answer
+                answer = f"{(templates or prompts.get_templates('official')).loc_word} {answer}"
             task = "captioning" if len(windows) > 1 else "grounding" if windows else "chat"
             samples.append(Sample(str(record["id"]), task, question, answer, tuple(windows), duration))
     if skipped:

@@ -125,19 +125,21 @@ def write_world_data(model, videos, data_dir: Path, time_format: str = "loc", wo
         for video in tqdm(todo, desc="encoding the training world", unit="video"):
             save_features(world_features(model, video), features_dir / f"{video.name}.safetensors", vision="demo-vit")
     records: dict[str, list[dict]] = {"stage1": [], "grounding": [], "captioning": [], "qa": []}
+    t = model.templates
     for video in videos:
         captions = video.dense_captions()
+        variant = stable_hash(video.name)   # like the official training, cycle through each task's prompts
         records["stage1"].append(conversation(video, "Describe the video.", " ".join(c.sentence for c in captions), []))
-        records["captioning"].append(conversation(video, prompts.question_for("captioning"),
-                                                  prompts.captioning_answer([c.sentence for c in captions]),
+        records["captioning"].append(conversation(video, t.question("captioning", variant=variant),
+                                                  t.captioning_answer([c.sentence for c in captions]),
                                                   [(c.start, c.end) for c in captions], time_format))
-        for q in video.grounding_queries():
-            records["grounding"].append(conversation(video, prompts.question_for("grounding", q.query),
-                                                     prompts.grounding_answer(), [(q.start, q.end)], time_format))
-        for qa in video.qa_items():
+        for i, q in enumerate(video.grounding_queries()):
+            records["grounding"].append(conversation(video, t.question("grounding", q.query, variant=variant + i),
+                                                     t.grounding_answer(), [(q.start, q.end)], time_format))
+        for i, qa in enumerate(video.qa_items()):
             multiple_choice = stable_hash(video.name, qa.question) % 2 == 0
-            question = prompts.question_for("qa", qa.question, qa.options if multiple_choice else None)
-            answer = prompts.qa_answer(qa.answer, qa.answer_index if multiple_choice else None)
+            question = t.question("qa", qa.question, qa.options if multiple_choice else None, variant=variant + i)
+            answer = t.qa_answer(qa.answer, qa.answer_index if multiple_choice else None)
             records["qa"].append(conversation(video, question, answer, [(qa.start, qa.end)], time_format))
     files = {}
     for task, rows in records.items():
