@@ -7,9 +7,13 @@ t in {0.3, 0.5, 0.7, 0.9}. F1@t = 2PR / (P + R) from the averaged P and R, and "
 (VTimeLLM). At most 1000 predictions per video are read.
 
 Captions (densevid_eval): per video and t, every (prediction, GT) pair with tIoU **>=** t is a pair; a
-prediction overlapping nothing is paired with the garbage reference "abc123!@#". Sentences are made
-ASCII, PTB-tokenised and lower-cased; METEOR is the jar's aggregate over the video's pairs and CIDEr is
-computed with the video's pairs alone (its own IDF). Both are averaged over videos, then over t.
+prediction overlapping nothing is paired with a garbage reference: the references draw 10-20 random
+lower-case letters, i.e. one word that matches nothing, and `GARBAGE` is such a word. Its word count
+matters: METEOR's aggregate sums every pair's statistics, reference lengths included, so a garbage
+reference that METEOR splits into several words (as "abc123!@#" was, into 4) lowers the recall of every
+video with an unmatched prediction. Sentences are made ASCII, PTB-tokenised and lower-cased; METEOR is
+the jar's aggregate over the video's pairs and CIDEr is computed with the video's pairs alone (its own
+IDF). Both are averaged over videos, then over t.
 
 SODA_c (fujiso/SODA): predictions and GT sorted by start time; S[i, j] = METEOR with GT sentence i as
 the hypothesis and prediction j as the reference (SODA passes them to ``compute_score`` swapped), times
@@ -38,7 +42,9 @@ from .language import LanguageScorer
 logger = logging.getLogger(__name__)
 
 TIOUS = (0.3, 0.5, 0.7, 0.9)
-GARBAGE = "abc123!@#"
+# One lower-case word, like the references' random_string(randint(10, 20)): METEOR counts it as a
+# reference of length 1 with no match (digits or punctuation would be split into more words).
+GARBAGE = "qzxjvkwqpfhgmbt"
 MAX_PROPOSALS = 1000
 MISSING_POLICIES = ("reference", "zero", "skip")
 
