@@ -10,7 +10,8 @@ Prediction ids (the "id" of each JSONL line, see `predictions`):
 benchmark       id                                     example
 ==============  =====================================  ==========================================
 charades        ``<video_id>#<i>``, i = 0-based line   ``3MSZA#0`` (same in the txt and the
-                index of the query in the annotations  lighthouse jsonl, which share the order)
+                index of the query in the annotations  lighthouse jsonl, which share the order);
+                (with the jsonl, its ``qid`` too)      ``12404`` (a QVH submission uses ``qid``)
 qvhighlights    ``str(qid)``                           ``2579`` (a QVH submission uses ``qid``)
 youcook2        the annotation key                     ``v_xHr8X2Wpmno``
 activitynet     the annotation key                     ``v_uqiMw7tQ1Cc``

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
+from .predictions import normalize_id
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class GroundingQuery:
     start: float
     end: float
     duration: float | None = None   # from the jsonl or Charades_v1_*.csv; the txt alone has none
+    qid: str | None = None          # lighthouse jsonl's qid, the key of a QVHighlights-format submission
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,9 @@ def read_charades(path: str | Path, durations: dict[str, float] | None = None) -
     * `charades_sta_{test,train}.txt` (2D-TAN): `VID start end##sentence`; durations come from `durations`
       or a `Charades_v1_<split>.csv` beside the file. GT ends are kept raw (562 test ends exceed the video).
     * lighthouse `charades_test_release.jsonl` (QVH-style, with `duration`; its GT ends are clipped to it).
-    Both list the queries in the same order, so the ids `<vid>#<index>` are interchangeable.
+    Both list the queries in the same order, so the ids `<vid>#<index>` are interchangeable. The jsonl
+    also gives each query a `qid`, kept as `GroundingQuery.qid`: submissions in its (QVHighlights) format
+    are keyed by it, and `benchmarks.match` accepts either id.
     """
     path = Path(path)
     if durations is None and path.suffix == ".txt":
@@ -118,7 +122,8 @@ def read_charades(path: str | Path, durations: dict[str, float] | None = None) -
                 raise InputError(f"{path}: query {row.get('qid')} has no relevant_windows")
             start, end = row["relevant_windows"][0]
             queries.append(GroundingQuery(f"{row['vid']}#{i}", row["vid"], row["query"], float(start),
-                                          float(end), float(row["duration"])))
+                                          float(end), float(row["duration"]),
+                                          normalize_id(row["qid"]) if "qid" in row else None))
         return queries
     with open(path, encoding="utf-8") as f:
         for i, line in enumerate(f):

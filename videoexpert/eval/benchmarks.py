@@ -91,7 +91,7 @@ def _convert(benchmark: str, item: Item, target: Any) -> Any:
     """A parsed prediction -> the metric input for one annotation item (None when it holds no answer)."""
     windows = _windows(item)
     if benchmark == "charades":
-        return (windows[0][0], windows[0][1]) if windows else None
+        return list(windows)        # R1/mIoU read the first window, mAP all of them
     if benchmark == "qvhighlights":
         if isinstance(item, Prediction):
             return MomentPrediction(windows, clip_saliency(item.saliency, target.duration))
@@ -120,15 +120,32 @@ def _duration(target: Any) -> float | None:
     return getattr(target, "duration", None)
 
 
+def _aliases(benchmark: str, targets: Sequence[Any]) -> dict[str, str]:
+    """Other ids an item may be submitted under -> its id: the lighthouse qid of a Charades-STA query,
+    which keys a QVHighlights-format submission (NExT-GQA's qid is only unique within a video)."""
+    if benchmark != "charades":
+        return {}
+    return {t.qid: t.id for t in targets if t.qid is not None}
+
+
 def match(benchmark: str, targets: Sequence[Any], parsed: PredictionFile) -> tuple[dict[str, Any], ItemReport]:
-    """Pair predictions with annotation items by id; fill everything but the policies of the report."""
+    """Pair predictions with annotation items by id (or an alias); fill all but the policies of the report."""
     report = ItemReport(benchmark, num_expected=len(targets), duplicates=list(parsed.duplicates),
                         malformed=list(parsed.malformed))
     by_id = {t.id: t for t in targets}
-    report.unknown = [k for k in parsed.items if k not in by_id]
+    aliases = _aliases(benchmark, targets)
+    items: dict[str, Item] = {}
+    for key, item in parsed.items.items():
+        target_id = key if key in by_id else aliases.get(key)
+        if target_id is None:
+            report.unknown.append(key)
+            continue
+        if target_id in items and target_id not in report.duplicates:   # under its id and its alias
+            report.duplicates.append(target_id)
+        items[target_id] = item
     inputs: dict[str, Any] = {}
     for target in targets:
-        item = parsed.items.get(target.id)
+        item = items.get(target.id)
         if item is None:
             report.missing.append(target.id)
             continue
@@ -152,8 +169,9 @@ COMMON_POLICIES = {
                     "it starts overlaps nothing (IoU 0), as in the references",
 }
 POLICIES = {
-    "charades": {"missing": "IoU 0 (counts as a miss in R1 and mIoU; TimeChat)",
-                 "empty": "no window: IoU 0, like an unparseable answer in VTimeLLM"},
+    "charades": {"missing": "IoU 0 (counts as a miss in R1 and mIoU; TimeChat) and AP 0 (moment_detr "
+                            "asserts instead)",
+                 "empty": "no window: IoU 0, like an unparseable answer in VTimeLLM, and AP 0"},
     "qvhighlights": {"missing": "0 in every MR and HL metric (moment_detr asserts instead)",
                      "empty": "no windows: 0 in MR-R1 and MR-mAP; no saliency: HIT@1 0 and HL-AP 0"},
     "dense": {"missing": "see --missing: 'reference' = densevid_eval scores 0 (P/R/METEOR/CIDEr), "
@@ -183,7 +201,8 @@ def evaluate(benchmark: str, annotations: str | Path | Sequence[Any], prediction
     report.policies = {**POLICIES["dense" if TASK_OF[benchmark] == "captioning" else benchmark], **COMMON_POLICIES}
     details: dict[str, Any] = {}
     if benchmark == "charades":
-        result = evaluate_grounding(targets, inputs, protocol=protocol)
+        top1 = {k: (w[0][0], w[0][1]) if w else None for k, w in inputs.items()}
+        result = evaluate_grounding(targets, top1, protocol=protocol, windows=inputs)
         metrics = result.to_dict()
     elif benchmark == "qvhighlights":
         moments = evaluate_moments(targets, inputs)
