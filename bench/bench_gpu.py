@@ -68,7 +68,7 @@ class Setup:
 
 
 def paper_setup(seconds: float, height: int, profiles: list[str]) -> Setup:
-    return Setup(VICUNA_7B, "paper", VisionConfig(arch="ViT-L-14", pretrained=None, image_size=224), seconds,
+    return Setup(VICUNA_7B, "paper", VisionConfig(arch="ViT-L-14-quickgelu", pretrained=None, image_size=224), seconds,
                  (height * 16 // 9 // 2 * 2, height), 30.0, profiles=profiles)
 
 
