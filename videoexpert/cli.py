@@ -76,7 +76,7 @@ def cmd_extract_features(args: argparse.Namespace) -> int:
 
 
 def cmd_convert_official(args: argparse.Namespace) -> int:
-    from . import CheckpointError
+    from . import VideoExpertError
     from .convert import convert_official, resolve_release_layout
 
     defaults = resolve_release_layout(args.checkpoints) if args.checkpoints else {}
@@ -88,7 +88,7 @@ def cmd_convert_official(args: argparse.Namespace) -> int:
     try:
         report = convert_official(args.stage2, args.projector, llm, args.out,
                                   vision=args.clip or defaults.get("vision", "openai"), template=args.preset)
-    except CheckpointError as e:
+    except VideoExpertError as e:   # a bad release, an unknown --preset: one line
         logger.error("%s", e)
         return 2
     print(report.table())
