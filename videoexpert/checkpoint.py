@@ -50,7 +50,7 @@ def get_config(config: ModelConfig | str) -> ModelConfig:
 def build_backbones(config: ModelConfig, base_dir: str | Path | None = None, profile: RuntimeProfile = PROFILES["cpu"]):
     """(vision tower, LLM, tokenizer) from the config, placed and typed by `profile`: loaded from their sources
     (local path or Hub id), or random from their architecture configs (tiny models)."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM
 
     vision = VisionTower.from_config(config.vision, base_dir=base_dir).to(profile.device, profile.vision_dtype)
     llm_cfg = config.llm
@@ -61,7 +61,8 @@ def build_backbones(config: ModelConfig, base_dir: str | Path | None = None, pro
         if profile.load_in_4bit:
             kwargs.update(quantization_config=profile.quantization_config(), device_map={"": profile.device})
         try:
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
+            from .tokenizer import load_tokenizer  # Vicuna's folder has only tokenizer.model: converted there
+            tokenizer = load_tokenizer(tokenizer_source)
             llm = AutoModelForCausalLM.from_pretrained(source, **kwargs)
         except OSError as e:
             raise CheckpointError(f"cannot load the LLM {source!r}: {e}") from e
