@@ -29,7 +29,6 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from videoexpert import prompts
 from videoexpert.cli import setup_logging
 from videoexpert.config import LossConfig
 from videoexpert.data.collate import collate, make_example

@@ -167,7 +167,7 @@ def test_trainable_parameters_come_in_a_fixed_order(tiny_model):
     tiny_model.requires_grad_(False)
 
 
-def _dropout_model(tmp_path, seed: int = 0) -> "Path":
+def _dropout_model(tmp_path, seed: int = 0):
     """A tiny model whose experts carry dropout 0.05 (as the paper's) and non-zero weights, saved to disk."""
     from videoexpert import ModelConfig
     config = get_preset("tiny").to_dict()

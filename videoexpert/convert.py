@@ -22,7 +22,6 @@ files by their name only: it reaches users through the CLI and UI, and server fo
 from __future__ import annotations
 
 import logging
-import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from safetensors.torch import save_file
 from .checkpoint import CONFIG_NAME, FORMAT, WEIGHTS_NAME
 from .config import ExpertConfig, HeadConfig, LLMConfig, ModelConfig, get_preset
 from .errors import CheckpointError
-from .torchscript import first_line, unpickling_reason
+from .torchscript import first_line, load_state_dict_file
 from .vision import fit_vision_weights, read_vision_weights, record_activation
 
 logger = logging.getLogger(__name__)
@@ -77,16 +76,7 @@ def load_official(path: str | Path) -> dict[str, torch.Tensor]:
                               + (" (no pytorch_model*.bin in it)" if path.is_dir() else ""))
     state: dict[str, torch.Tensor] = {}
     for file in files:
-        try:
-            loaded = torch.load(file, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as e:
-            raise CheckpointError(f"{file.name} is not a plain tensor checkpoint (refused to unpickle code): "
-                                  f"{unpickling_reason(e)}") from e
-        except (RuntimeError, OSError, EOFError, ValueError) as e:
-            raise CheckpointError(f"cannot read {file.name}: {first_line(e)}") from e
-        if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
-            raise CheckpointError(f"{file.name} does not hold a state dict of tensors")
-        state.update(loaded)
+        state.update(load_state_dict_file(file))
     return state
 
 

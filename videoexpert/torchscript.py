@@ -320,3 +320,21 @@ def read_torchscript(path: str | Path, prefix: str | None = None) -> ArchiveCont
             raise CheckpointError(f"{name} is damaged: {first_line(e)}") from e
     logger.debug("read %d of %d tensors from %s", len(state), len(refs), name)
     return ArchiveContents(state, modules)
+
+
+def load_state_dict_file(path: Path, not_what: str = "a plain tensor checkpoint") -> dict[str, torch.Tensor]:
+    """A plain PyTorch checkpoint (`torch.save` of a state dict, possibly under "state_dict") read with
+    `weights_only=True`; anything else is refused in one line: "{name} is {not_what} (refused to unpickle: ...)"."""
+    name = Path(path).name
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f"{name} is {not_what} (refused to unpickle: {unpickling_reason(e)})") from e
+    except (RuntimeError, OSError, EOFError, ValueError) as e:
+        raise CheckpointError(f"cannot read {name}: {first_line(e)}") from e
+    if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
+        loaded = loaded["state_dict"]
+    if not isinstance(loaded, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                               for k, v in loaded.items()):
+        raise CheckpointError(f"{name} does not hold a state dict of tensors (found {type(loaded).__name__})")
+    return loaded

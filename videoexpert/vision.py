@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import pickle
 import zipfile
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from torch import nn
 
 from .config import VisionConfig
 from .errors import CheckpointError
-from .torchscript import first_line, is_torchscript_archive, read_torchscript, unpickling_reason
+from .torchscript import first_line, is_torchscript_archive, load_state_dict_file, read_torchscript
 
 logger = logging.getLogger(__name__)
 
@@ -193,19 +192,7 @@ def _torch_load(path: Path) -> dict[str, torch.Tensor]:
             if not any(n.endswith("/data.pkl") and n.count("/") == 1 for n in zf.namelist()):
                 raise CheckpointError(f"{name} is a zip file but neither a TorchScript archive nor a PyTorch "
                                       f"checkpoint (no data.pkl inside)")
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise CheckpointError(f"{name} is neither a TorchScript archive nor a PyTorch state dict (refused to "
-                              f"unpickle: {unpickling_reason(e)})") from e
-    except (RuntimeError, OSError, EOFError, ValueError) as e:
-        raise CheckpointError(f"cannot read {name}: {first_line(e)}") from e
-    if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
-        loaded = loaded["state_dict"]
-    if not isinstance(loaded, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                               for k, v in loaded.items()):
-        raise CheckpointError(f"{name} does not hold a state dict of tensors (found {type(loaded).__name__})")
-    return loaded
+    return load_state_dict_file(path, "neither a TorchScript archive nor a PyTorch state dict")
 
 
 def fit_vision_weights(config: VisionConfig, weights: VisionWeights) -> nn.Module:
