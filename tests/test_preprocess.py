@@ -20,10 +20,12 @@ def textured_frames(num_frames: int, h: int, w: int, seed: int = 0) -> np.ndarra
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     noise = rng.normal(0, 12, (h + num_frames, w + num_frames, 3)).astype(np.float32)
-    blobs = [(rng.uniform(0, w), rng.uniform(0, h), rng.uniform(w / 12, w / 5), rng.uniform(0, 255, 3)) for _ in range(5)]
+    blobs = [(rng.uniform(0, w), rng.uniform(0, h), rng.uniform(w / 12, w / 5), rng.uniform(0, 255, 3))
+             for _ in range(5)]
     frames = np.empty((num_frames, h, w, 3), np.float32)
     for t in range(num_frames):
-        base = np.stack([x / w * 200, y / h * 180, (x + y) / (w + h) * 160 + 40], -1) + 20 * np.sin((x + 3 * t) / 7)[..., None]
+        base = np.stack([x / w * 200, y / h * 180, (x + y) / (w + h) * 160 + 40], -1)
+        base = base + 20 * np.sin((x + 3 * t) / 7)[..., None]
         for bx, by, r, colour in blobs:
             a = np.exp(-(((x - bx - 2 * t) ** 2 + (y - by) ** 2) / (2 * r * r)))[..., None]
             base = base * (1 - a) + colour * a

@@ -14,8 +14,9 @@ rotated by the container's display matrix. Two ways to bring them to `size` x `s
   official, unpinned `requirements.txt` installs; `antialias=False` gives what 0.15/0.16 did. Frames go
   through in chunks sized by their pixel count, so memory stays bounded at any resolution.
 - "fast": the decoder scales each frame to the model resolution itself (swscale bicubic, on the YUV
-  planes) and rounds to uint8. Less work per frame, but up to about 10 % apart in normalised pixels from
-  the official preprocessing on natural 224-px frames (see `bench/bench_preprocess.py`).
+  planes) and rounds to uint8: about a third less time for 100 frames of a 720p video and no native-size
+  frames in memory, but 3-4 % (relative L2) away from the official normalised pixels on natural frames,
+  2-3 % on ViT-L/14 patch tokens (random weights; see `bench/bench_preprocess.py`).
 
 Both use the same output geometry as torchvision (long side `int(size * long / short)`, crop offset
 `round((side - size) / 2)`).
