@@ -8,7 +8,7 @@ import pytest
 import torch
 from open_clip.transformer import QuickGELU
 
-from tests.test_torchscript import TINY_CLIP, write_clip_archive
+from tests.test_torchscript import TINY_CLIP, archive  # noqa: F401 (a fixture: the traced tiny CLIP archive)
 from videoexpert import CheckpointError, get_preset
 from videoexpert.config import VisionConfig
 from videoexpert.vision import (VisionTower, build_visual, clip_model_config, read_vision_weights,
@@ -35,13 +35,6 @@ def test_openai_tag_forces_quickgelu_on_a_plain_arch_name():
     assert _activations(build_visual(plain, device="meta")) == {torch.nn.GELU}
     record_activation(plain, True)
     assert plain.arch == "ViT-L-14-quickgelu"
-
-
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory):
-    path = tmp_path_factory.mktemp("clip") / "ViT-L-14.pt"
-    model, expected = write_clip_archive(path)
-    return path, model, expected
 
 
 def test_torchscript_file_loads_exactly_with_quickgelu(archive, monkeypatch):
