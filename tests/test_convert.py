@@ -104,14 +104,19 @@ def test_conversion_cli_prints_the_report(release, tmp_path, capsys):
     assert "| experts |" in printed and "| head |" in printed and "| projector |" in printed
 
 
-def test_missing_tensor_refuses_to_write(release, tmp_path):
-    root, llm_dir, _ = release
-    broken = tmp_path / "stage2"
-    broken.mkdir()
+def _stage2_missing_an_expert(root, out):
+    """The release's stage-2 folder with one expert tensor taken out of pytorch_model.bin."""
+    out.mkdir()
     experts = torch.load(root / "stage2" / "pytorch_model.bin", weights_only=True)
     del experts["model.layers.1.mlp.down_proj.V_Expertlora_B.weight"]
-    torch.save(experts, broken / "pytorch_model.bin")
-    (broken / "non_lora_trainables.bin").write_bytes((root / "stage2" / "non_lora_trainables.bin").read_bytes())
+    torch.save(experts, out / "pytorch_model.bin")
+    (out / "non_lora_trainables.bin").write_bytes((root / "stage2" / "non_lora_trainables.bin").read_bytes())
+    return out
+
+
+def test_missing_tensor_refuses_to_write(release, tmp_path):
+    root, llm_dir, _ = release
+    broken = _stage2_missing_an_expert(root, tmp_path / "stage2")
     with pytest.raises(CheckpointError, match=r"pytorch_model\.bin: model\.layers\.1\.mlp\.down_proj\.V_Expertlora_B"):
         convert_official(broken, root / "mm_projector.bin", str(llm_dir), tmp_path / "out", vision=None,
                          template=get_preset("tiny"))
@@ -170,12 +175,7 @@ def _bad_inputs(root, tmp):
     with zipfile.ZipFile(root / "clip" / "ViT-L-14.pt") as zin, zipfile.ZipFile(evil, "w") as zout:
         for info in zin.infolist():
             zout.writestr(info, payload if info.filename.endswith("/data.pkl") else zin.read(info))
-    broken = tmp / "stage2"
-    broken.mkdir()
-    experts = torch.load(root / "stage2" / "pytorch_model.bin", weights_only=True)
-    del experts["model.layers.1.mlp.down_proj.V_Expertlora_B.weight"]
-    torch.save(experts, broken / "pytorch_model.bin")
-    (broken / "non_lora_trainables.bin").write_bytes((root / "stage2" / "non_lora_trainables.bin").read_bytes())
+    broken = _stage2_missing_an_expert(root, tmp / "stage2")
     good, stage2 = root / "clip" / "ViT-L-14.pt", root / "stage2"
     return marker, {
         "random bytes": (junk, stage2, "neither a TorchScript archive nor a PyTorch state dict"),

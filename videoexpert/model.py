@@ -209,8 +209,9 @@ class VideoExpert(nn.Module):
 
     def _check_prompt_prefix(self) -> None:
         expected = self.config.llm.prompt_prefix_tokens
-        if expected is not None and self.prompt_prefix_length() != expected:
-            raise ConfigError(f"the tokenizer splits the prompt before <video> into {self.prompt_prefix_length()} tokens, "
+        found = self.prompt_prefix_length() if expected is not None else None
+        if found != expected:
+            raise ConfigError(f"the tokenizer splits the prompt before <video> into {found} tokens, "
                               f"the weights expect {expected} (the official code routes positions {expected}.."
                               f"{expected + self.config.num_frames - 1} to the temporal expert): wrong tokenizer?")
 
