@@ -16,8 +16,7 @@ import re
 import sys
 
 
-from videoexpert import CheckpointError, ConfigError, default_model_source, list_presets, load_model
-from videoexpert.runtime import select_profile
+from videoexpert import CheckpointError, ConfigError, Predictor, default_model_source, list_presets, select_profile
 
 logger = logging.getLogger("videoexpert.app")
 
@@ -85,7 +84,7 @@ def resolve_profile(profile: str) -> str:
 
 
 def load(source: str | None, profile: str):
-    """(model, source, untrained): the given model, else the default one, else the untrained tiny preset."""
+    """(predictor, source, untrained): the given model, else the default one, else the untrained tiny preset."""
     if source is None:
         try:
             source = default_model_source()
@@ -94,23 +93,24 @@ def load(source: str | None, profile: str):
                            "falling back to the untrained %r preset", FALLBACK_PRESET)
             source = FALLBACK_PRESET
     untrained = source in list_presets()
-    return load_model(source, profile=profile), source, untrained
+    return Predictor.from_pretrained(source, profile=profile), source, untrained
 
 
-def create_app(argv: list[str] | None = None, model=None):
-    """(demo, launch kwargs) from command-line arguments; `model` skips loading (tests pass a loaded one)."""
+def create_app(argv: list[str] | None = None, predictor: Predictor | None = None):
+    """(demo, launch kwargs) from command-line arguments; `predictor` skips loading (tests pass a loaded one)."""
     from ui import Limits, ModelInfo, Studio, build_demo, launch_options
-    from videoexpert.cache import FeatureCache
+    from videoexpert import FeatureCache
 
     args = build_parser().parse_args(argv)
     profile = resolve_profile(args.profile)
-    if model is None:
-        model, source, untrained = load(args.model, profile)
+    if predictor is None:
+        predictor, source, untrained = load(args.model, profile)
     else:
-        source, untrained = args.model or model.name, (args.model or "") in list_presets()
+        source, untrained = args.model or predictor.name, (args.model or "") in list_presets()
+    model = predictor.model
     info = ModelInfo(name=model.name, description=model.config.description, device=str(model.device),
                      profile=profile, num_frames=model.config.num_frames, source=source, untrained=untrained)
-    studio = Studio(model, info, limits=Limits(args.max_duration, args.max_file_size),
+    studio = Studio(predictor, info, limits=Limits(args.max_duration, args.max_file_size),
                     cache=FeatureCache(args.cache_size), extra_roots=[args.examples])
     demo = build_demo(studio, examples_dir=args.examples, queue_size=args.queue_size)
     launch = dict(server_name=args.host, server_port=args.port, share=args.share or None,

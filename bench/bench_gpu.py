@@ -39,7 +39,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from videoexpert import prompts  # noqa: E402
+from videoexpert import Predictor, create_model, load_model, prompts  # noqa: E402
 from videoexpert.config import LLMConfig, VisionConfig, get_preset  # noqa: E402
 from videoexpert.experts import expert_layers  # noqa: E402
 from videoexpert.model import VideoExpert  # noqa: E402
@@ -180,7 +180,7 @@ def run_profile(setup: Setup, llm_dir: Path, video: Path, profile: str) -> dict:
                                  llm=LLMConfig(name_or_path=str(llm_dir)))
     torch.manual_seed(0)
     model, load_s = timed(torch.device("cuda" if cuda else "cpu"),
-                          lambda: VideoExpert.from_config(config, profile=profile))
+                          lambda: create_model(config, profile=profile))
     model.eval()
     randomise_experts(model)
     device = model.device
@@ -189,27 +189,28 @@ def run_profile(setup: Setup, llm_dir: Path, video: Path, profile: str) -> dict:
     prompt = prompts.chat_prompt(model.templates.question("captioning"))
     with torch.inference_mode():
         start = time.perf_counter()
-        features = model.encode_video(video)
-        model.generate(features, prompt, max_new_tokens=4, min_new_tokens=4)
+        predictor = Predictor(model)
+        features = predictor.encode(video)
+        model.generate(predictor.visual_tokens(features), prompt, max_new_tokens=4, min_new_tokens=4)
         synchronize(device)
         row["first_question_s"] = time.perf_counter() - start   # decode, CLIP, compress, prefill, 4 tokens
         peak("first question")
 
-        features = model.encode_video(video)       # times its own decode and CLIP stages
+        features = predictor.encode(video)       # times its own decode and CLIP stages
         row["decode_s"], row["clip_s"] = features.timings_s["decode"], features.timings_s["encode"]
         peak("decode + CLIP")
-        visual, row["compress_s"] = timed(device, lambda: model.video_tokens(features))
+        visual, row["compress_s"] = timed(device, lambda: predictor.visual_tokens(features))
         peak("compress")
-        _, row["prefill_s"] = timed(device, lambda: model.generate(features, prompt, max_new_tokens=0, visual=visual))
+        _, row["prefill_s"] = timed(device, lambda: model.generate(visual, prompt, max_new_tokens=0))
         peak("prefill")
-        caption, total = timed(device, lambda: model.generate(features, prompt, max_new_tokens=setup.caption_tokens,
-                                                               min_new_tokens=setup.caption_tokens, visual=visual))
+        caption, total = timed(device, lambda: model.generate(visual, prompt, max_new_tokens=setup.caption_tokens,
+                                                               min_new_tokens=setup.caption_tokens))
         peak("generation")
         row["new_tokens"] = len(caption.token_ids)
         row["generate_s"] = total - row["prefill_s"]
         row["tokens_per_s"] = row["new_tokens"] / row["generate_s"] if row["generate_s"] > 0 else float("nan")
         row["sequence_tokens"] = len(model.tokenize(prompt)[0])
-        row.update(experts_check(model, features, visual))
+        row.update(experts_check(model, visual))
     row["peak_vram_gb"] = max((a for a, _ in peaks.values()), default=float("nan"))
     row["reserved_vram_gb"] = max((r for _, r in peaks.values()), default=float("nan"))
     row["peak_vram_gb_by_stage"] = {k: round(a, 3) for k, (a, _) in peaks.items()}
@@ -217,7 +218,7 @@ def run_profile(setup: Setup, llm_dir: Path, video: Path, profile: str) -> dict:
     return row  # the model and its tensors go with this frame; the next profile starts from an empty cache
 
 
-def experts_check(model: VideoExpert, features, visual: torch.Tensor) -> dict:
+def experts_check(model: VideoExpert, visual: torch.Tensor) -> dict:
     """Adapter outputs of the first expert layer, and how far the final hidden states move without the adapters."""
     name, layer = next(iter(expert_layers(model.llm)))
     seen: dict[str, float] = {}
@@ -226,13 +227,13 @@ def experts_check(model: VideoExpert, features, visual: torch.Tensor) -> dict:
     hook_s = layer.lora_B["spatial"].register_forward_hook(
         lambda m, i, o: seen.__setitem__("spatial", float(o.abs().max())))
     prompt = prompts.chat_prompt(model.templates.question("grounding", "the pattern moves"))
-    with_adapters = model.generate(features, prompt, max_new_tokens=0, visual=visual).t_hidden.float()
+    with_adapters = model.generate(visual, prompt, max_new_tokens=0).t_hidden.float()
     hook.remove()
     hook_s.remove()
     saved = [(b, b.weight.detach().clone()) for _, l in expert_layers(model.llm) for b in l.lora_B.values()]
     for b, _ in saved:
         b.weight.zero_()
-    without = model.generate(features, prompt, max_new_tokens=0, visual=visual).t_hidden.float()
+    without = model.generate(visual, prompt, max_new_tokens=0).t_hidden.float()
     for b, w in saved:
         b.weight.copy_(w)
     return {"adapter_max_temporal": seen.get("temporal", 0.0), "adapter_max_spatial": seen.get("spatial", 0.0),
@@ -248,13 +249,13 @@ def profile_agreement(model_dir: Path, profiles: list[str]) -> dict:
     segments: list[list[tuple[float, float, float]]] = []   # per profile, loaded anew each time (cpu, cpu: 0)
     queries: list[str] = []
     for profile in profiles:
-        model = VideoExpert.from_pretrained(model_dir, profile=profile).eval()
+        model = load_model(model_dir, profile=profile).eval()
         out = []
         with torch.inference_mode():
             for truth in assets:
-                features = model.encode_video(truth.with_suffix(".mp4"))
+                features = Predictor(model).encode(truth.with_suffix(".mp4"))
                 for query in json.loads(truth.read_text())["grounding"]:
-                    top = model.predict(features, "grounding", query["query"]).top
+                    top = Predictor(model).predict(features, "grounding", query["query"]).top
                     out.append((top.start, top.end, features.duration))
                     if len(queries) < len(out):
                         queries.append(f"{truth.stem}: {query['query']}")

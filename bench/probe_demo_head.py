@@ -5,7 +5,7 @@ inputs are kept: the final hidden states at the 100 T-tokens and at the position
 (the model's own class and config) then trains on them alone, in minutes instead of the hours a stage-2 run takes,
 so three questions get a number each:
 
-    head as saved       the model's own head on the cached test states: equals `python -m videoexpert.demo evaluate`
+    head as saved       the model's own head on the cached test states: equals `python -m demo evaluate`
                         (R1@0.5, mIoU, HIT@1), which checks that the cache is what the model sees
     more training data  --num-train: the same probe with more generated training videos (first ones identical)
     the query           --query-oracle plus: h_loc gets a learned bag-of-words embedding of the query added, an upper
@@ -14,13 +14,14 @@ so three questions get a number each:
     python bench/probe_demo_head.py --model checkpoints/videoexpert-demo --num-train 1000 --steps 3000
     python bench/probe_demo_head.py --model checkpoints/videoexpert-demo --num-train 5000 --query-oracle plus
 
-Grounding metrics as in `videoexpert.demo.evaluate` (the top-scored frame's span; HIT@1 of the saliency peak), on the
+Grounding metrics as in `demo.evaluate` (the top-scored frame's span; HIT@1 of the saliency peak), on the
 held-out test split (unseen colour-shape pairs) and on 500 training queries.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import logging
 import time
 from pathlib import Path
@@ -29,15 +30,18 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # demo/ lives beside the package
+
 from videoexpert.cli import setup_logging
 from videoexpert.config import LossConfig
 from videoexpert.data.collate import collate, make_example
 from videoexpert.data.features import load_features
-from videoexpert.data.synthetic import generate_videos
-from videoexpert.demo.evaluate import world_features
+from demo.world import generate_videos
+from demo.evaluate import world_features
 from videoexpert.head import TemporalHead, frame_times
 from videoexpert.loss import grounding_losses, total_loss
 from videoexpert.model import VideoExpert
+from videoexpert import load_model
 
 logger = logging.getLogger("probe_demo_head")
 
@@ -129,7 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     setup_logging()
     torch.manual_seed(args.seed)
-    model = VideoExpert.from_pretrained(args.model, profile="cpu")
+    model = load_model(args.model, profile="cpu")
     args.answer = args.answer or model.templates.grounding_answer()
     if args.cache is not None and args.cache.exists():
         data = torch.load(args.cache, weights_only=True)

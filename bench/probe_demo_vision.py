@@ -21,15 +21,20 @@ how far it carries over to a colour-shape pair the vision tower never saw.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 import logging
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # demo/ lives beside the package
+
 from videoexpert.cli import setup_logging
-from videoexpert.data.synthetic import COLOURS, HELD_OUT_PAIRS, SHAPES, generate_videos
+from demo.world import COLOURS, HELD_OUT_PAIRS, SHAPES, generate_videos
 from videoexpert.model import VideoExpert
+from videoexpert import load_model
 
 logger = logging.getLogger("probe_demo_vision")
 FEATURE_SETS = (("CLS", ("cls",)), ("mean patch", ("patch",)), ("CLS + mean patch", ("cls", "patch")))
@@ -107,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     setup_logging()
     torch.manual_seed(0)
-    model = VideoExpert.from_pretrained(args.model, device="cpu")
+    model = load_model(args.model, device="cpu")
     train = single_object_frames(model, "train", args.num_train, start_seed=0)
     test = single_object_frames(model, "test", args.num_test, start_seed=500_000)
     held = test["held_out"]

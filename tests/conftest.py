@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from tests.media import event_frames, write_video
+from videoexpert import create_model
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +24,5 @@ def event_video(video_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model():
-    from videoexpert import VideoExpert
     torch.manual_seed(0)
-    return VideoExpert.from_config("tiny", seed=0).eval()
+    return create_model("tiny", seed=0).eval()

@@ -14,7 +14,7 @@ import torch
 from open_clip.transformer import QuickGELU
 
 from tests.test_torchscript import write_clip_archive
-from videoexpert import CheckpointError, ConfigError, VideoExpert, get_preset
+from videoexpert import CheckpointError, ConfigError, Predictor, create_model, get_preset, load_model
 from videoexpert.cli import main
 from videoexpert.convert import convert_official, load_official
 from videoexpert.runtime import select_profile
@@ -33,7 +33,7 @@ def release(tmp_path_factory):
     root = tmp_path_factory.mktemp("release")
     assert main(["create", "--preset", "tiny", "--out", str(root / "ours")]) == 0
     llm_dir = root / "ours" / "llm"
-    base = VideoExpert.from_pretrained(root / "ours")
+    base = load_model(root / "ours")
     g = torch.Generator().manual_seed(0)
     stage2 = root / "stage2"
     stage2.mkdir()
@@ -76,7 +76,7 @@ def test_conversion_maps_every_tensor(release, capsys, tmp_path):
                               vision=None, template=get_preset("tiny"))
     print(report.table())
     assert not report.missing and not report.unmatched and not report.wrong_shape
-    model = VideoExpert.from_pretrained(tmp_path / "conv")     # the LLM comes from a local HF folder, like Vicuna
+    model = load_model(tmp_path / "conv")     # the LLM comes from a local HF folder, like Vicuna
     params = dict(model.named_parameters())
     for key, tensor in expected.items():
         if key == "embed":
@@ -88,7 +88,7 @@ def test_conversion_maps_every_tensor(release, capsys, tmp_path):
         assert torch.equal(got.detach(), tensor), key
     assert model.loc_token_id == expected["embed"].shape[0] - 1
     assert "cc-by-nc-nd-4.0" in (tmp_path / "conv" / "README.md").read_text()
-    assert model.predict(_video(tmp_path), "grounding", "a square").segments
+    assert Predictor(model).predict(_video(tmp_path), "grounding", "a square").segments
 
 
 def _video(tmp_path):
@@ -134,14 +134,14 @@ def test_conversion_reads_the_torchscript_clip(release, tmp_path, monkeypatch):
     assert not report.missing and not report.wrong_shape
     vision = json.loads((tmp_path / "conv" / "config.json").read_text())["vision"]
     assert vision["pretrained"] == str(clip.resolve()) and vision["arch_config"]["quick_gelu"] is True
-    model = VideoExpert.from_pretrained(tmp_path / "conv")
+    model = load_model(tmp_path / "conv")
     archive = read_torchscript_state_dict(clip, prefix="visual.")
     tower = model.vision.visual.state_dict()
     assert len(tower) == len(archive)
     for key, tensor in archive.items():
         assert torch.equal(tower[key.removeprefix("visual.")].float(), tensor.float()), key
     assert {type(b.mlp.gelu) for b in model.vision.visual.transformer.resblocks} == {QuickGELU}
-    assert model.predict(_video(tmp_path), "grounding", "a square").segments
+    assert Predictor(model).predict(_video(tmp_path), "grounding", "a square").segments
 
 
 def test_conversion_cli_finds_the_release_layout(release, tmp_path, capsys):
@@ -273,7 +273,7 @@ def test_missing_hub_weights_give_one_clear_message(monkeypatch):
     cfg = get_preset("tiny")
     cfg.llm.name_or_path = "videoexpert-test/no-such-model"
     with pytest.raises(CheckpointError, match="no-such-model.*download"):
-        VideoExpert.from_config(cfg)
+        create_model(cfg)
 
 
 def test_download_fetches_the_llm_and_clip_of_a_preset(monkeypatch, tmp_path, capsys):

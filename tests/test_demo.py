@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from videoexpert import ConfigError, VideoExpert
+from videoexpert import ConfigError, Predictor, load_model
 from videoexpert.data.features import load_features
-from videoexpert.data.synthetic import generate_videos
-from videoexpert.demo import DemoRecipe, build
-from videoexpert.demo.build import build_text_times_ablation, check_work_dir
-from videoexpert.demo.evaluate import world_features
+from demo.world import generate_videos
+from demo import DemoRecipe, build
+from demo.build import build_text_times_ablation, check_work_dir
+from demo.evaluate import world_features
 
 
 def test_reduced_recipe_runs_and_saves_a_loadable_model(tmp_path):
@@ -22,7 +22,7 @@ def test_reduced_recipe_runs_and_saves_a_loadable_model(tmp_path):
     assert build(recipe, tmp_path / "model", tmp_path / "work", workers=2, train_only=True) is None
     assert (tmp_path / "work" / "stage2_extend3" / "final" / "model.safetensors").is_file()
     assert not (tmp_path / "model").exists()
-    assembled = VideoExpert.from_pretrained(tmp_path / "work" / "assembled").eval()
+    assembled = load_model(tmp_path / "work" / "assembled").eval()
     video = generate_videos("train", 1)[0]
     saved = load_features(tmp_path / "work" / "data" / "features" / f"{video.name}.safetensors")
     with torch.inference_mode():
@@ -57,10 +57,10 @@ def test_reduced_recipe_runs_and_saves_a_loadable_model(tmp_path):
     card = json.loads((tmp_path / "model" / "config.json").read_text())["description"]  # the model card's text
     assert f"grounding R1@0.5 {metrics['grounding/R1@0.5']:.2f}" in card
     # the result is an ordinary saved VideoExpert, with an example video and its ground truth beside it
-    model = VideoExpert.from_pretrained(tmp_path / "model")
+    model = load_model(tmp_path / "model")
     video = next((tmp_path / "assets").glob("*.mp4"))
     truth = json.loads(video.with_suffix(".json").read_text())
-    pred = model.predict(video, "grounding", truth["grounding"][0]["query"])
+    pred = Predictor(model).predict(video, "grounding", truth["grounding"][0]["query"])
     assert pred.model == "videoexpert-demo" and pred.segments
     assert abs(pred.duration - truth["video"]["duration"]) < 0.2
 
@@ -102,7 +102,7 @@ def test_a_work_dir_is_shared_by_recipes_that_differ_only_in_later_extend_phases
 
 def test_extend_phases_on_a_world_of_the_same_size_share_its_files(tmp_path, monkeypatch):
     """More steps on the same world (a phase as large as the one before it) writes its conversations once."""
-    build_module = importlib.import_module("videoexpert.demo.build")  # the module, not the function it exports
+    build_module = importlib.import_module("demo.build")  # the module, not the function it exports
     recipe = dataclasses.replace(DemoRecipe.reduced(), extend=[(14, 2), (14, 3), (16, 2)])
     written = []
 

@@ -6,6 +6,7 @@ from torch import nn
 
 from videoexpert.config import ExpertConfig
 from videoexpert.experts import ExpertLinear, ExpertRouter, expert_layers, route_tokens
+from videoexpert import create_model
 
 
 def _first_q_proj_outputs(model, input_ids, cls, patches):
@@ -101,12 +102,11 @@ def test_wraps_bitsandbytes_linear4bit():
 def test_gradient_checkpointing_recomputes_with_the_same_routing():
     """Checkpointed layers are recomputed in backward, after the routing block of `forward` has closed; the gradients
     of both experts must still equal those of a run that keeps its activations (the GPU QLoRA run found this)."""
-    from videoexpert import VideoExpert
     from videoexpert.data import collate, make_example
 
     grads = []
     for checkpointing in (False, True):
-        model = VideoExpert.from_config("tiny", seed=0).train()
+        model = create_model("tiny", seed=0).train()
         torch.manual_seed(1)
         with torch.no_grad():
             for _, layer in expert_layers(model.llm):

@@ -7,8 +7,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from videoexpert import (CheckpointError, ConfigError, InputError, Prediction, VideoDecodeError, VideoExpert,
-                         get_preset, list_presets)
+from videoexpert import (CheckpointError, ConfigError, InputError, Prediction, Predictor, VideoDecodeError,
+                         create_model, get_preset, list_presets, load_model, save_model)
 
 TASKS = [("grounding", "the red square appears", None), ("highlight", "the red square appears", None),
          ("captioning", "", None), ("qa", "what colour is the square?", ["red", "green", "blue"])]
@@ -30,7 +30,7 @@ def check_schema(pred: Prediction, task: str, duration: float, n: int):
 
 @pytest.mark.parametrize("task,query,options", TASKS)
 def test_predict_every_task_on_a_real_video(tiny_model, event_video, task, query, options):
-    pred = tiny_model.predict(event_video, task, query, options, max_new_tokens=24)
+    pred = Predictor(tiny_model).predict(event_video, task, query, options, max_new_tokens=24)
     d = check_schema(pred, task, 6.0, tiny_model.config.num_frames)
     if task in ("grounding", "highlight"):
         assert 1 <= len(d["segments"]) <= tiny_model.config.head.max_segments
@@ -51,18 +51,18 @@ def test_predict_every_task_on_the_gpu(tiny_model, event_video, tmp_path, profil
     output once mixed GPU and CPU tensors, which only a GPU run shows."""
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU")
-    tiny_model.save_pretrained(tmp_path / "m")
-    model = VideoExpert.from_pretrained(tmp_path / "m", profile=profile).eval()
+    save_model(tiny_model, tmp_path / "m")
+    model = load_model(tmp_path / "m", profile=profile).eval()
     assert model.device.type == "cuda"
     for task, query, options in TASKS:
-        check_schema(model.predict(event_video, task, query, options, max_new_tokens=16), task, 6.0,
+        check_schema(Predictor(model).predict(event_video, task, query, options, max_new_tokens=16), task, 6.0,
                      model.config.num_frames)
 
 
 def test_cached_features_give_the_same_answer(tiny_model, event_video):
-    features = tiny_model.encode_video(event_video)
-    a = tiny_model.predict(event_video, "grounding", "the square")
-    b = tiny_model.predict(features, "grounding", "the square")
+    features = Predictor(tiny_model).encode(event_video)
+    a = Predictor(tiny_model).predict(event_video, "grounding", "the square")
+    b = Predictor(tiny_model).predict(features, "grounding", "the square")
     assert a.segments == b.segments and a.saliency == b.saliency
     assert "decode" not in b.timings_s                         # nothing decoded the second time
 
@@ -73,13 +73,13 @@ def test_save_and_load_round_trip(tiny_model, event_video, tmp_path):
         for name, p in tiny_model.named_parameters():
             if ".lora_B." in name:
                 p.normal_(0, 0.05)
-    tiny_model.save_pretrained(tmp_path / "m")
+    save_model(tiny_model, tmp_path / "m")
     assert {"config.json", "model.safetensors", "vision.safetensors", "llm", "README.md"} <= {
         p.name for p in (tmp_path / "m").iterdir()}
-    loaded = VideoExpert.from_pretrained(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
     for task, query, options in TASKS:
-        a = tiny_model.predict(event_video, task, query, options, max_new_tokens=16)
-        b = loaded.predict(event_video, task, query, options, max_new_tokens=16)
+        a = Predictor(tiny_model).predict(event_video, task, query, options, max_new_tokens=16)
+        b = Predictor(loaded).predict(event_video, task, query, options, max_new_tokens=16)
         assert a.answer == b.answer and a.segments == b.segments and a.saliency == b.saliency, task
     sa, sb = tiny_model.state_dict(), loaded.state_dict()
     assert sa.keys() == sb.keys()
@@ -87,29 +87,29 @@ def test_save_and_load_round_trip(tiny_model, event_video, tmp_path):
 
 
 def test_incomplete_or_foreign_checkpoints_are_refused(tiny_model, tmp_path):
-    tiny_model.save_pretrained(tmp_path / "m")
+    save_model(tiny_model, tmp_path / "m")
     weights = tmp_path / "m" / "model.safetensors"
     state = load_file(str(weights))
     del state["head.indicator.layers.2.weight"]
     save_file(state, str(weights), metadata={"format": "videoexpert"})
     with pytest.raises(CheckpointError, match="head.indicator.layers.2.weight"):
-        VideoExpert.from_pretrained(tmp_path / "m")
+        load_model(tmp_path / "m")
     save_file(load_file(str(weights)), str(weights))           # no format metadata: not ours
     with pytest.raises(CheckpointError, match="not written by"):
-        VideoExpert.from_pretrained(tmp_path / "m")
+        load_model(tmp_path / "m")
     with pytest.raises(CheckpointError, match="not a VideoExpert checkpoint"):
-        VideoExpert.from_pretrained(tmp_path)
+        load_model(tmp_path)
 
 
 def test_bad_inputs_are_clear_errors(tiny_model, event_video, tmp_path):
     with pytest.raises(InputError, match="empty"):
-        tiny_model.predict(event_video, "grounding", "   ")
+        Predictor(tiny_model).predict(event_video, "grounding", "   ")
     with pytest.raises(InputError, match="limit"):
-        tiny_model.predict(event_video, "grounding", "x" * 5000)
+        Predictor(tiny_model).predict(event_video, "grounding", "x" * 5000)
     with pytest.raises(InputError, match="unknown task"):
-        tiny_model.predict(event_video, "summarise", "x")
+        Predictor(tiny_model).predict(event_video, "summarise", "x")
     with pytest.raises(VideoDecodeError):
-        tiny_model.predict(tmp_path / "nope.mp4", "grounding", "x")
+        Predictor(tiny_model).predict(tmp_path / "nope.mp4", "grounding", "x")
 
 
 def test_forward_computes_all_losses_and_checks_placeholders(tiny_model):
@@ -148,7 +148,7 @@ def test_text_time_format_predicts_from_written_times(tiny_model, event_video):
     config = ModelConfig.from_dict({**tiny_model.config.to_dict(), "time_format": "text"})
     original, tiny_model.config = tiny_model.config, config
     try:
-        pred = tiny_model.predict(event_video, "grounding", "the red square", max_new_tokens=8)
+        pred = Predictor(tiny_model).predict(event_video, "grounding", "the red square", max_new_tokens=8)
     finally:
         tiny_model.config = original
     assert pred.answer.startswith("From") and pred.saliency.scores == ()
@@ -172,13 +172,13 @@ def _dropout_model(tmp_path, seed: int = 0):
     from videoexpert import ModelConfig
     config = get_preset("tiny").to_dict()
     config["experts"]["dropout"] = 0.05
-    model = VideoExpert.from_config(ModelConfig.from_dict(config), seed=seed)
+    model = create_model(ModelConfig.from_dict(config), seed=seed)
     torch.manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if ".lora_B." in name:
                 p.normal_(0, 0.5)
-    model.save_pretrained(tmp_path / "m")
+    save_model(model, tmp_path / "m")
     return tmp_path / "m"
 
 
@@ -187,18 +187,18 @@ def test_every_load_path_gives_an_eval_mode_model_with_deterministic_answers(eve
     dropout made four identical queries give four different segments."""
     from videoexpert import load_model
     path = _dropout_model(tmp_path)
-    for model in (VideoExpert.from_pretrained(path), load_model(str(path)), VideoExpert.from_config("tiny")):
+    for model in (load_model(path), load_model(str(path)), create_model("tiny")):
         training = [name for name, m in model.named_modules() if m.training]
         assert not training, training[:5]
     model = load_model(str(path))
-    features = model.encode_video(event_video)
-    answers = [model.predict(features, "grounding", "the red square").to_dict() for _ in range(4)]
+    features = Predictor(model).encode(event_video)
+    answers = [Predictor(model).predict(features, "grounding", "the red square").to_dict() for _ in range(4)]
     for a in answers:
         a.pop("timings_s")
     assert all(a == answers[0] for a in answers)
     model.train()                                   # the dropout is real: training mode does change the answer
     torch.manual_seed(0)
-    trained = [model.predict(features, "grounding", "the red square").segments for _ in range(2)]
+    trained = [Predictor(model).predict(features, "grounding", "the red square").segments for _ in range(2)]
     assert trained[0] != trained[1]
 
 
@@ -206,25 +206,25 @@ def test_stage2_trains_the_whole_embeddings_and_saves_only_the_rows_that_moved(t
     """Official stage 2 trains all of `embed_tokens` and `lm_head`; a checkpoint stores the rows that differ from the
     base LLM ([LOC] and the rows training moved), not two vocabulary-sized matrices."""
     from videoexpert import ModelConfig
-    model = VideoExpert.from_config("tiny", seed=0)
+    model = create_model("tiny", seed=0)
     params = model.trainable_parameters(stage=2)
     inputs, outputs = model.llm.get_input_embeddings().weight, model.llm.get_output_embeddings().weight
     assert any(p is inputs for p in params) and inputs.requires_grad and not hasattr(inputs, "_videoexpert_row_hook")
     with torch.no_grad():                          # what an optimizer step would do to rows 5 and 9 of the input
         inputs[[5, 9]] += 0.5
         outputs[11] -= 0.5
-    model.save_pretrained(tmp_path / "m")
+    save_model(model, tmp_path / "m")
     state = load_file(str(tmp_path / "m" / "model.safetensors"))
     loc = model.loc_token_id
     assert state["embeddings.input.rows"].tolist() == sorted({5, 9, loc})
     assert state["embeddings.output.rows"].tolist() == sorted({11, loc})
     assert state["embeddings.input.values"].shape == (3, inputs.shape[1])
-    loaded = VideoExpert.from_pretrained(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
     assert torch.equal(loaded.llm.get_input_embeddings().weight, inputs)
     assert torch.equal(loaded.llm.get_output_embeddings().weight, outputs)
     # the "rows" option: gradients reach the [LOC] row only
     config = ModelConfig.from_dict({**get_preset("tiny").to_dict(), "train_embeddings": "rows"})
-    rows_model = VideoExpert.from_config(config, seed=0)
+    rows_model = create_model(config, seed=0)
     rows_model.trainable_parameters(stage=2)
     weight = rows_model.llm.get_input_embeddings().weight
     (weight.sum() * 2).backward()
@@ -256,7 +256,7 @@ def test_a_tokenizer_that_splits_the_prompt_prefix_otherwise_is_refused(tiny_mod
     assert tiny_model.tokenize("x <video>\nq")[0].index(-200) < prefix
     config = get_preset("tiny").to_dict()
     config["llm"]["prompt_prefix_tokens"] = prefix
-    VideoExpert.from_config(ModelConfig.from_dict(config))           # the right length loads
+    create_model(ModelConfig.from_dict(config))           # the right length loads
     config["llm"]["prompt_prefix_tokens"] = 35
     with pytest.raises(ConfigError, match=rf"into {prefix} tokens, the weights expect 35 .*positions 35\.\.134"):
-        VideoExpert.from_config(ModelConfig.from_dict(config))
+        create_model(ModelConfig.from_dict(config))

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from videoexpert.data.synthetic import COLOURS, HELD_OUT_PAIRS, SHAPES
+from demo.world import COLOURS, HELD_OUT_PAIRS, SHAPES
+from videoexpert import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "checkpoints" / "videoexpert-demo"
@@ -36,9 +37,8 @@ def test_linear_probe_separates_separable_classes_and_centring_removes_the_colou
 
 @pytest.mark.skipif(not SHIPPED.is_dir(), reason="the shipped demo model is not in this checkout")
 def test_probe_reads_colour_from_the_shipped_vision_tower(probe, capsys):
-    from videoexpert.model import VideoExpert
 
-    model = VideoExpert.from_pretrained(SHIPPED, device="cpu")
+    model = load_model(SHIPPED, device="cpu")
     train = probe.single_object_frames(model, "train", 40, start_seed=0)
     test = probe.single_object_frames(model, "test", 20, start_seed=500_000)
     assert len(train["shape"]) > 100 and test["held_out"].any() and (~test["held_out"]).any()

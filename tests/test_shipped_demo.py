@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from videoexpert import VideoExpert, default_model_source
-from videoexpert.demo import DemoRecipe
+from videoexpert import Predictor, default_model_source, load_model
+from demo import DemoRecipe
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "checkpoints" / "videoexpert-demo"
@@ -17,7 +17,7 @@ ASSETS = sorted((ROOT / "assets").glob("*.mp4"))
 
 @pytest.fixture(scope="module")
 def demo():
-    return VideoExpert.from_pretrained(DEMO, profile="cpu")
+    return load_model(DEMO, profile="cpu")
 
 
 def test_the_demo_model_is_the_default(monkeypatch):
@@ -27,20 +27,20 @@ def test_the_demo_model_is_the_default(monkeypatch):
     assert size < 40 * 2**20, f"the shipped checkpoint is {size / 2**20:.1f} MiB"
     scores = json.loads((DEMO / "demo_scores.json").read_text())
     assert scores["test"]["counts"]["grounding"] >= 200 and "grounding/R1@0.5" in scores["test"]["metrics"]
-    # `python -m videoexpert.demo build` with no options is the recipe that made the shipped model
+    # `python -m demo build` with no options is the recipe that made the shipped model
     assert scores["recipe"] == json.loads(json.dumps(dataclasses.asdict(DemoRecipe())))
 
 
 @pytest.mark.parametrize("video", ASSETS, ids=[v.stem for v in ASSETS])
 def test_the_demo_answers_every_task_on_the_examples(demo, video):
     truth = json.loads(video.with_suffix(".json").read_text())
-    features = demo.encode_video(video)
+    features = Predictor(demo).encode(video)
     assert abs(features.duration - truth["video"]["duration"]) < 0.2
     query = truth["grounding"][0]["query"]
     qa = truth["qa"][0] if truth["qa"] else {"question": "What happens?", "options": ["a", "b"]}
     for task, q, options in (("grounding", query, None), ("highlight", query, None), ("captioning", "", None),
                              ("qa", qa["question"], qa["options"])):
-        pred = demo.predict(features, task, q, options, max_new_tokens=96)
+        pred = Predictor(demo).predict(features, task, q, options, max_new_tokens=96)
         d = pred.to_dict()
         assert d["model"] == "videoexpert-demo" and d["task"] == task
         assert all(0 <= s["start"] <= s["end"] <= d["duration"] + 1e-3 for s in d["segments"])
@@ -52,8 +52,8 @@ def test_the_demo_answers_every_task_on_the_examples(demo, video):
 
 def test_world_scores_split_seen_and_held_out_pairs(demo):
     """The held-out split reports each metric over items about a seen colour-shape pair and about a held-out one."""
-    from videoexpert.data.synthetic import HELD_OUT_PAIRS, generate_videos
-    from videoexpert.demo.evaluate import PAIR_SUBSETS, evaluate_world
+    from demo.world import HELD_OUT_PAIRS, generate_videos
+    from demo.evaluate import PAIR_SUBSETS, evaluate_world
 
     videos = generate_videos("test", 2, start_seed=500_000)
     scores = evaluate_world(demo, videos, tasks=("grounding", "qa"))

@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from videoexpert.data.synthetic import (COLOURS, DIRECTIONS, HELD_OUT_PAIRS, SHAPES, SPLITS, WorldVideo,
+from demo.world import (COLOURS, DIRECTIONS, HELD_OUT_PAIRS, SHAPES, SPLITS, WorldVideo,
                                         generate_video, generate_videos, text_corpus)
 from videoexpert.errors import ConfigError
 

@@ -9,6 +9,7 @@ from safetensors.torch import load_file
 from tests.media import event_frames, write_video
 from videoexpert.cli import main
 from videoexpert.train import TrainConfig, latest_checkpoint, train
+from videoexpert import create_model
 
 WINDOWS = {"clip0": (20, 50), "clip1": (60, 90), "clip2": (5, 35)}   # frames of 100 at 10 fps
 
@@ -90,10 +91,9 @@ def test_training_profile_and_qlora_config():
 
 
 def test_trainable_parameters_train_in_fp32():
-    from videoexpert import VideoExpert
     from videoexpert.train import upcast_
 
-    model = VideoExpert.from_config("tiny", seed=0)     # a fresh one: the session's tiny_model stays fp32
+    model = create_model("tiny", seed=0)     # a fresh one: the session's tiny_model stays fp32
     params = model.trainable_parameters(2)
     frozen = model.llm.model.layers[0].self_attn.q_proj.base_layer.weight
     for p in params + [frozen]:

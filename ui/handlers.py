@@ -1,4 +1,4 @@
-"""The app's event handlers: plain methods of `Studio`, which holds one loaded model, its feature cache and the
+"""The app's event handlers: plain methods of `Studio`, which holds one `Predictor`, its feature cache and the
 app's limits. Each model handler returns the same outputs, in this order:
 
     result (DESIGN.md §5 dict), answer (Markdown), timeline (figure value), moments (HTML), files, status
@@ -23,9 +23,8 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from videoexpert import InputError, Prediction, VideoExpert, VideoExpertError, VideoFeatures
-from videoexpert.cache import FeatureCache, content_hash
-from videoexpert.export import write_clip, write_highlight_reel, write_json, write_subtitles
+from videoexpert import (FeatureCache, InputError, Prediction, Predictor, VideoExpertError, VideoFeatures, content_hash,
+                         write_clip, write_highlight_reel, write_json, write_subtitles)
 
 from .timeline import timeline_value
 from .views import ModelInfo, answer_markdown, moments_html, status_markdown
@@ -96,12 +95,12 @@ def default_cache_dir() -> Path:
 
 
 class Studio:
-    """Handlers bound to one model. The feature cache is shared by every session (a cache, not user data)."""
+    """Handlers bound to one predictor. The feature cache is shared by every session (a cache, not user data)."""
 
-    def __init__(self, model: VideoExpert, info: ModelInfo, *, limits: Limits = Limits(),
+    def __init__(self, predictor: Predictor, info: ModelInfo, *, limits: Limits = Limits(),
                  cache: FeatureCache | None = None, cache_dir: str | Path | None = None,
                  extra_roots: list[str | Path] = ()) -> None:
-        self.model = model
+        self.predictor = predictor
         self.info = info
         self.limits = limits
         self.cache = cache or FeatureCache(8)
@@ -131,19 +130,9 @@ class Studio:
                          report: Callable[[str], None] | None) -> tuple[VideoFeatures, Prediction]:
         """Encode (when given a decoded clip) and predict. The only code that needs the GPU: under ZeroGPU it
         runs in a worker process, so it returns features on the CPU for the cache in the main process."""
-        report = report or (lambda stage: None)
-        timings = {}
-        if isinstance(video, VideoFeatures):
-            features = video
-        else:
-            report("encoding")
-            start = time.perf_counter()
-            features = self.model.encode_video(video)
-            timings["encode"] = time.perf_counter() - start
-        pred = self.model.predict(features, task, query, options=options, progress=report)
-        features = dataclasses.replace(features, cls_tokens=features.cls_tokens.cpu(),
-                                       patch_tokens=features.patch_tokens.cpu())
-        return features, dataclasses.replace(pred, timings_s={**timings, **pred.timings_s})
+        features = video if isinstance(video, VideoFeatures) else self.predictor.encode(video, progress=report)
+        pred = self.predictor.predict(features, task, query, options=options, progress=report)
+        return features.to("cpu"), pred
 
     def analyse(self, video: Any, task: str, query: str = "", options: list[str] | None = None,
                 progress: Callable | None = None) -> tuple[Prediction, VideoFeatures, bool]:
@@ -160,19 +149,19 @@ class Studio:
         key = content_hash(path)
         cached = self.cache.get(key)
         hit = cached is not None
-        decode_s = 0.0
         if hit:
             video_or_features = cached
         else:
             report("decoding")
             start = time.perf_counter()
-            video_or_features = self.model.read_video(path, max_bytes=self.limits.max_file_size,
-                                                      max_duration=self.limits.max_duration_s)
+            video_or_features = self.predictor.read_video(path, max_bytes=self.limits.max_file_size,
+                                                          max_duration=self.limits.max_duration_s)
             decode_s = time.perf_counter() - start
         features, pred = self._infer(video_or_features, task, query, options, None if ZERO_GPU else report)
         if not hit:
             self.cache.put(key, features)
-            pred = dataclasses.replace(pred, timings_s={"decode": decode_s, **pred.timings_s})
+            timings = {"decode": decode_s, **features.timings_s, **pred.timings_s}
+            pred = dataclasses.replace(pred, timings_s=timings)
         return pred, features, hit
 
     def _outputs(self, pred: Prediction, features: VideoFeatures, hit: bool, top_k: int | None = None,

@@ -14,9 +14,15 @@ from .result import TASKS, Prediction, Saliency, Segment
 __version__ = "0.1.0"
 
 _LAZY = {
-    "VideoExpert": ".model", "VideoExpertOutput": ".model", "VideoFeatures": ".model", "GenerationOutput": ".model",
-    "load_model": ".checkpoint", "default_model_source": ".checkpoint",
+    "Predictor": ".predictor", "VideoFeatures": ".predictor",
+    "VideoExpert": ".model", "VideoExpertOutput": ".model", "GenerationOutput": ".model",
+    "create_model": ".factory", "load_model": ".factory", "save_model": ".factory",
+    "default_model_source": ".factory",
     "VideoClip": ".video", "VideoInfo": ".video", "read_video": ".video", "probe_video": ".video",
+    "FeatureCache": ".cache", "content_hash": ".cache",
+    "PROFILES": ".runtime", "RuntimeProfile": ".runtime", "select_profile": ".runtime",
+    "write_json": ".export", "write_subtitles": ".export", "write_clip": ".export",
+    "write_highlight_reel": ".export",
 }
 
 
@@ -29,11 +35,15 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "VideoExpert", "load_model", "default_model_source", "VideoExpertOutput", "VideoFeatures", "GenerationOutput",
+    "Predictor", "VideoFeatures",
+    "VideoExpert", "create_model", "load_model", "save_model", "default_model_source", "VideoExpertOutput",
+    "GenerationOutput",
     "ModelConfig", "VisionConfig", "CompressConfig", "ExpertConfig", "HeadConfig", "LossConfig", "LLMConfig",
     "get_preset", "list_presets",
     "Prediction", "Segment", "Saliency", "TASKS",
     "VideoClip", "VideoInfo", "read_video", "probe_video",
+    "FeatureCache", "content_hash", "PROFILES", "RuntimeProfile", "select_profile",
+    "write_json", "write_subtitles", "write_clip", "write_highlight_reel",
     "VideoExpertError", "ConfigError", "VideoDecodeError", "CheckpointError", "InputError", "ResultSchemaError",
     "__version__",
 ]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .model import VideoFeatures
+    from .predictor import VideoFeatures
 
 _CHUNK = 1 << 20  # 1 MiB reads: hashing a 500 MB upload takes about a second and little memory
 

@@ -17,12 +17,13 @@ def setup_logging(level: str = "INFO") -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from . import VideoExpertError, load_model
+    from . import Predictor, VideoExpertError
 
     try:
-        model = load_model(args.model, profile=args.profile, device=args.device)
-        prediction = model.predict(args.video, args.task, args.query or "", args.options,
-                                   max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed)
+        predictor = Predictor.from_pretrained(args.model, profile=args.profile, device=args.device)
+        prediction = predictor.predict(args.video, args.task, args.query or "", args.options,
+                                       max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                                       seed=args.seed)
     except VideoExpertError as e:
         logger.error("%s", e)
         return 2
@@ -45,10 +46,9 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    from . import VideoExpert
+    from . import create_model, save_model
 
-    model = VideoExpert.from_config(args.preset, seed=args.seed)
-    model.save_pretrained(args.out)
+    save_model(create_model(args.preset, seed=args.seed), args.out)
     logger.info("saved a randomly initialised %r model to %s", args.preset, args.out)
     return 0
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from .checkpoint import CONFIG_NAME, FORMAT, WEIGHTS_NAME
+from .factory import CONFIG_NAME, FORMAT, WEIGHTS_NAME
 from .config import ExpertConfig, HeadConfig, LLMConfig, ModelConfig, get_preset
 from .errors import CheckpointError
 from .torchscript import first_line, load_state_dict_file

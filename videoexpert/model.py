@@ -13,10 +13,10 @@ replaced by `masked_scatter`; the first n of them are the T-tokens routed to the
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import logging
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -28,29 +28,13 @@ from .experts import ExpertRouter, add_experts, route_tokens
 from .head import HeadOutput, TemporalHead
 from .loss import grounding_losses, text_loss, total_loss
 from .prompts import VIDEO_PLACEHOLDER, chat_prompt, get_templates
-from .video import VideoClip, normalize_frames, read_video
+from .video import normalize_frames
 from .vision import VisionTower
 
 logger = logging.getLogger(__name__)
 
 VIDEO_TOKEN_INDEX = -200  # placeholder id of a visual token in input_ids (never looked up in the embedding)
 IGNORE_INDEX = -100
-
-
-@dataclass
-class VideoFeatures:
-    """A video encoded once by the frozen vision tower; ask many questions about it without re-encoding."""
-
-    cls_tokens: torch.Tensor        # (n, d_v)
-    patch_tokens: torch.Tensor      # (n, p, d_v)
-    times: tuple[float, ...]        # real time (s) of each sampled frame
-    duration: float                 # seconds
-    source: str = ""
-    timings_s: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def num_frames(self) -> int:
-        return self.cls_tokens.shape[0]
 
 
 @dataclass
@@ -93,33 +77,8 @@ class VideoExpert(nn.Module):
         self._embedding_base: dict[str, torch.Tensor] = {}          # embeddings when training started (CPU copy)
         self._loaded_embedding_rows: dict[str, set[int]] = {}       # rows a checkpoint set on top of the base LLM
         # Inference is the default: the experts' LoRA dropout must be off unless a trainer asks for training mode
-        # (`train.py` calls `.train()`); every load path (from_config, from_pretrained, load_model) builds here.
+        # (`train.py` calls `.train()`); every load path (`factory.create_model`, `load_model`) builds here.
         self.eval()
-
-    # ------------------------------------------------------------------ construction and saving
-    @classmethod
-    def from_config(cls, config: ModelConfig | str, *, profile=None, device: str | None = None,
-                    seed: int = 0) -> "VideoExpert":
-        """Build a model from a config or preset name: backbones loaded from their sources, or randomly
-        initialised from their architecture configs (tiny models), new modules initialised with `seed`.
-        `profile` ("auto", "cuda", "cuda-bf16", "cpu") sets devices and precisions (DESIGN.md §3)."""
-        from .checkpoint import build_backbones, get_config, resolve_profile
-        config, profile = get_config(config), resolve_profile(profile, device)
-        torch.manual_seed(seed)
-        vision, llm, tokenizer = build_backbones(config, profile=profile)
-        return cls(config, vision, llm, tokenizer, adapter_dtype=profile.adapter_dtype)
-
-    @classmethod
-    def from_pretrained(cls, path: str | Path, *, profile=None, device: str | None = None) -> "VideoExpert":
-        """Load a model saved by `save_pretrained` (our safetensors + JSON format) under a runtime profile."""
-        from .checkpoint import load_pretrained, resolve_profile
-        return load_pretrained(cls, path, resolve_profile(profile, device))
-
-    def save_pretrained(self, path: str | Path, include_backbones: bool | None = None) -> None:
-        """Write config.json, model.safetensors (projector, experts, head, [LOC] rows) and, for backbones that
-        cannot be re-fetched (random or our own), the LLM, tokenizer and vision weights too."""
-        from .checkpoint import save_pretrained
-        save_pretrained(self, path, include_backbones)
 
     @property
     def device(self) -> torch.device:
@@ -137,33 +96,11 @@ class VideoExpert(nn.Module):
         tokens = self.vision(pixels)
         return tokens[:, 0], tokens[:, 1:]
 
-    def read_video(self, path: str | Path, **limits) -> VideoClip:
-        return read_video(path, self.config.num_frames, self.config.vision.image_size, **limits)
-
-    @torch.no_grad()
-    def encode_video(self, video: str | Path | VideoClip, **limits) -> VideoFeatures:
-        """Decode (if given a path) and encode a video; `limits` go to `read_video` (max_bytes, max_duration)."""
-        start = time.perf_counter()
-        clip = video if isinstance(video, VideoClip) else self.read_video(video, **limits)
-        decoded = time.perf_counter()
-        cls_tokens, patch_tokens = self.encode_frames(clip.frames)
-        _wait_for(cls_tokens)
-        encoded = time.perf_counter()
-        return VideoFeatures(cls_tokens, patch_tokens, clip.times, clip.info.duration, clip.info.path,
-                             {"decode": decoded - start, "encode": encoded - decoded})
-
     def visual_tokens(self, cls_tokens: torch.Tensor, patch_tokens: torch.Tensor) -> torch.Tensor:
         """(b, n, d_v), (b, n, p, d_v) -> X_visual (b, n + u*w, d_llm): T-tokens then S-tokens, projected."""
         s_tokens = spatial_compress(cls_tokens, patch_tokens, self.config.compress)
         z = torch.cat([cls_tokens, s_tokens], dim=1)
         return self.projector(z.to(self.projector.weight.dtype))
-
-    @torch.no_grad()
-    def video_tokens(self, features: VideoFeatures) -> torch.Tensor:
-        """Spatial Compress + projector for one encoded video: (1, n + u*w, d_llm)."""
-        dtype = self.vision.dtype
-        return _wait_for(self.visual_tokens(features.cls_tokens[None].to(self.device, dtype),
-                                            features.patch_tokens[None].to(self.device, dtype)))
 
     # ------------------------------------------------------------------ text
     def encode_text(self, text: str) -> list[int]:
@@ -279,28 +216,27 @@ class VideoExpert(nn.Module):
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
-    def generate(self, features: VideoFeatures, prompt: str, answer_prefix: str = "", max_new_tokens: int = 128,
+    def generate(self, visual: torch.Tensor, prompt: str, answer_prefix: str = "", max_new_tokens: int = 128,
                  temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None,
-                 visual: torch.Tensor | None = None, min_new_tokens: int = 0) -> GenerationOutput:
+                 min_new_tokens: int = 0) -> GenerationOutput:
         """Generate the assistant's reply after `answer_prefix` (teacher-forced), recording the final hidden state
         of every position that predicts a [LOC]: inside the forced prefix and at each step that emits one.
-        `visual` (1, n + u*w, d_llm) reuses visual tokens from `visual_tokens` (several questions, one video).
-        `min_new_tokens` forbids ending earlier (benchmarks time a fixed number of tokens)."""
+        `visual` (1, n + u*w, d_llm) are one video's visual tokens from `visual_tokens` (computed once, asked many
+        times). `min_new_tokens` forbids ending earlier (benchmarks time a fixed number of tokens)."""
         ids, _ = self.tokenize(prompt)
         forced, _ = self.tokenize(prompt, answer_prefix, add_eos=False)
         prefix_ids = forced[len(ids):]
         input_ids = torch.tensor([forced], device=self.device)
-        if visual is None:
-            visual = self.video_tokens(features)
         embeds, t_mask = self._embed(input_ids, visual)
+        cache = self._new_cache()
         with route_tokens(self.router, t_mask):
-            out = self._decode(inputs_embeds=embeds, use_cache=True)
+            out = self._decode(inputs_embeds=embeds, use_cache=True, **{self._cache_kwarg: cache})
         hidden = out.last_hidden_state[0]                                     # (s, d)
         t_hidden = hidden[t_mask[0]]
         loc_states = [hidden[i] for i in range(len(ids) - 1, input_ids.shape[1] - 1)
                       if input_ids[0, i + 1] == self.loc_token_id]
         reply = list(prefix_ids)
-        last, past = hidden[-1], out.past_key_values
+        last = hidden[-1]
         generator = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
         stop = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id} - {None}
         for step in range(max_new_tokens):
@@ -313,22 +249,32 @@ class VideoExpert(nn.Module):
             if token == self.loc_token_id:
                 loc_states.append(last)
             reply.append(token)
-            out = self._decode(input_ids=torch.tensor([[token]], device=self.device), past_key_values=past,
-                               use_cache=True)                                # new tokens: spatial expert
-            last, past = out.last_hidden_state[0, -1], out.past_key_values
+            out = self._decode(input_ids=torch.tensor([[token]], device=self.device), use_cache=True,
+                               **{self._cache_kwarg: cache})                  # new tokens: spatial expert
+            last = out.last_hidden_state[0, -1]
         text = self.decode_text(reply)
         loc_hidden = torch.stack(loc_states) if loc_states else hidden.new_zeros(0, hidden.shape[-1])
         return GenerationOutput(reply, text.strip(), loc_hidden, t_hidden)
+
+    def _new_cache(self):
+        """An empty KV cache the decoder fills in place (prefill, then one step per token)."""
+        from transformers import DynamicCache
+        try:
+            return DynamicCache(config=self.llm.config)
+        except TypeError:  # transformers before 4.56 builds it without the config
+            return DynamicCache()
+
+    @functools.cached_property
+    def _cache_kwarg(self) -> str:
+        """The decoder's name for the KV cache: `cache` from transformers 5.2x (`past_key_values` warns there and
+        is removed in 5.40), `past_key_values` before."""
+        params = inspect.signature(self.llm.get_decoder().forward).parameters
+        return "cache" if "cache" in params else "past_key_values"
 
     @torch.no_grad()
     def ground(self, t_hidden: torch.Tensor, loc_hidden: torch.Tensor) -> HeadOutput:
         """Run the temporal head for each [LOC]: t_hidden (n, d), loc_hidden (num_locs, d)."""
         return self.head(t_hidden[None].expand(loc_hidden.shape[0], -1, -1), loc_hidden)
-
-    def predict(self, video, task: str, query: str = "", options: list[str] | None = None, **kwargs):
-        """Answer one question about a video (path, `VideoClip` or cached `VideoFeatures`) as a `Prediction`."""
-        from .predict import predict
-        return predict(self, video, task, query, options, **kwargs)
 
     # ------------------------------------------------------------------ training helpers
     def trainable_parameters(self, stage: int) -> list[nn.Parameter]:
@@ -402,14 +348,6 @@ def _sample(logits: torch.Tensor, temperature: float, top_p: float, generator: t
         keep = sorted_probs.cumsum(0) - sorted_probs < top_p
         probs = torch.zeros_like(probs).scatter_(0, order[keep], sorted_probs[keep])
     return int(torch.multinomial(probs / probs.sum(), 1, generator=generator))
-
-
-def _wait_for(t: torch.Tensor) -> torch.Tensor:
-    """Wait until the GPU has computed `t`: CUDA kernels run asynchronously, and each stage's timing (decode, encode,
-    compress, LLM) must be its own. Once per stage per question; nothing on the CPU."""
-    if t.is_cuda:
-        torch.cuda.synchronize(t.device)
-    return t
 
 
 def _add_loc_token(tokenizer, llm: nn.Module, loc_token: str) -> int:

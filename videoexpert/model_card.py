@@ -26,9 +26,9 @@ everywhere else). Each generated `[LOC]` token is grounded by the temporal exper
 ## Use
 
 ```python
-from videoexpert import VideoExpert
-model = VideoExpert.from_pretrained("path/to/this/folder")
-print(model.predict("video.mp4", task="grounding", query="the red circle moves left").to_dict())
+from videoexpert import Predictor
+predictor = Predictor.from_pretrained("path/to/this/folder")
+print(predictor.predict("video.mp4", task="grounding", query="the red circle moves left").to_dict())
 ```
 
 ## Files

@@ -168,13 +168,13 @@ def latest_checkpoint(output_dir: Path) -> Path | None:
 
 
 def train(cfg: TrainConfig) -> Path:
-    """Run (or resume) a training run; returns the directory of the final model (`save_pretrained` format)."""
+    """Run (or resume) a training run; returns the directory of the final model (`save_model` format)."""
     from accelerate import Accelerator, DistributedDataParallelKwargs
     from accelerate.utils import set_seed
     from tqdm.auto import tqdm
     from transformers import get_cosine_schedule_with_warmup
 
-    from .checkpoint import load_model
+    from .factory import load_model, save_model
 
     output_dir = Path(cfg.output_dir)
     accelerator = Accelerator(gradient_accumulation_steps=cfg.grad_accum, mixed_precision=cfg.mixed_precision,
@@ -258,7 +258,7 @@ def train(cfg: TrainConfig) -> Path:
     final = output_dir / FINAL_DIR
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        accelerator.unwrap_model(model).save_pretrained(final)
+        save_model(accelerator.unwrap_model(model), final)
         (output_dir / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
     return final
 

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import app as app_module
+from videoexpert import Predictor
 from tests.media import write_video
 
 HERE = Path(__file__).resolve().parent
@@ -69,7 +70,7 @@ def served(tiny_model, tmp_path_factory):
         port = s.getsockname()[1]
     argv = ["--model", "tiny", "--host", "127.0.0.1", "--port", str(port),
             "--examples", str(tmp_path_factory.mktemp("no-examples"))]
-    demo, launch = app_module.create_app(argv, model=tiny_model)
+    demo, launch = app_module.create_app(argv, predictor=Predictor(tiny_model))
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **launch)
     try:
         yield url

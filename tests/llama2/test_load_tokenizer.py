@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from videoexpert import ModelConfig, VideoExpert, get_preset
+from videoexpert import ModelConfig, create_model, get_preset
 from videoexpert.errors import CheckpointError
 from videoexpert.tokenizer import load_tokenizer, parse_sentencepiece_model, sentencepiece_bpe_tokenizer
 from tests.llama2.corpus import corpus
@@ -177,7 +177,7 @@ def test_build_backbones_loads_a_vicuna_folder_without_tokenizer_json(llama2_tok
     assert not (llm_dir / "tokenizer.json").exists()
     cfg = get_preset("tiny").to_dict()
     cfg["llm"] = {**get_preset("paper").llm.__dict__, "name_or_path": str(llm_dir)}
-    model = VideoExpert.from_config(ModelConfig.from_dict(cfg))   # also checks the 35-token prefix (paper preset)
+    model = create_model(ModelConfig.from_dict(cfg))   # also checks the 35-token prefix (paper preset)
     assert model.tokenizer.legacy is False and model.loc_token_id == OFFICIAL["loc_token_id"]
     n = model.config.num_visual_tokens
     for ex in OFFICIAL["examples"]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from videoexpert import ConfigError, ModelConfig, VideoExpert, get_preset
+from videoexpert import ConfigError, ModelConfig, create_model, get_preset
 from videoexpert.prompts import chat_prompt, get_templates
 
 OFFICIAL = json.loads((Path(__file__).parent / "official_prompt_ids.json").read_text())
@@ -41,7 +41,7 @@ def vicuna_model(tmp_path_factory, llama2_tokenizer_dir):
     llm_dir = _tiny_vicuna_dir(tmp_path_factory.mktemp("llm"), llama2_tokenizer_dir)
     config = get_preset("tiny").to_dict()
     config["llm"] = {**get_preset("paper").llm.__dict__, "name_or_path": str(llm_dir)}
-    return VideoExpert.from_config(ModelConfig.from_dict(config))
+    return create_model(ModelConfig.from_dict(config))
 
 
 def _as_official(ids: list[int]) -> list[int]:
@@ -97,4 +97,4 @@ def test_the_paper_prefix_is_35_and_another_tokenizer_is_refused(vicuna_model, t
     config = vicuna_model.config.to_dict()
     config["llm"]["prompt_prefix_tokens"] = 36
     with pytest.raises(ConfigError, match="into 35 tokens, the weights expect 36"):
-        VideoExpert.from_config(ModelConfig.from_dict(config))
+        create_model(ModelConfig.from_dict(config))

@@ -15,10 +15,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from videoexpert import VideoExpert, get_preset
+from videoexpert import VideoExpert, create_model, get_preset
 from videoexpert.config import CompressConfig, ModelConfig
 from videoexpert.convert import load_official, map_official
-from videoexpert.model import VideoFeatures
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RELEASE = FIXTURES / "release"
@@ -105,7 +104,7 @@ def load_official_weights(model: VideoExpert) -> None:
 
 
 def build_model() -> VideoExpert:
-    model = VideoExpert.from_config(model_config(), seed=0).eval()
+    model = create_model(model_config(), seed=0).eval()
     assert model.loc_token_id == LOC_ID, "the tiny tokenizer no longer has 512 tokens: the fixtures assume it"
     load_official_weights(model)
     return model
@@ -169,8 +168,8 @@ def generate(model: VideoExpert, monkeypatch, max_new_tokens: int = 6):
     rec = recorded("generation")
     ids = expand_video(rec["prompt_ids"], rec["prompt_ids"])[0].tolist()
     monkeypatch.setattr(model, "tokenize", lambda *a, **k: (list(ids), [-100] * len(ids)))
-    f = features()[0]
-    video = VideoFeatures(f[:, 0], f[:, 1:], times=tuple(float(i) for i in range(100)), duration=100.0)
-    with Recorder(model) as r:
-        out = model.generate(video, "<video>", max_new_tokens=max_new_tokens)
+    f = features()[:1]
+    with Recorder(model) as r, torch.no_grad():
+        visual = model.visual_tokens(f[:, :, 0], f[:, :, 1:])
+        out = model.generate(visual, "<video>", max_new_tokens=max_new_tokens)
     return out, r

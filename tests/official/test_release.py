@@ -10,7 +10,7 @@ the fixtures' architecture as its template.
 import pytest
 import torch
 
-from videoexpert import VideoExpert
+from videoexpert import load_model
 from videoexpert.convert import convert_official
 from videoexpert.tokenizer import train_tokenizer
 
@@ -32,7 +32,7 @@ def converted(tmp_path_factory):
     tokenizer.save_pretrained(llm_dir)
     report = convert_official(RELEASE / "stage2", RELEASE / "mm_projector.bin", str(llm_dir), root / "converted",
                               vision=None, template=model_config())
-    return report, VideoExpert.from_pretrained(root / "converted").eval()
+    return report, load_model(root / "converted").eval()
 
 
 def test_every_official_tensor_is_used(converted):

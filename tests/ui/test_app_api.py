@@ -8,6 +8,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 import app as app_module
+from videoexpert import Predictor
 
 SCHEMA = {"task", "query", "duration", "num_frames", "answer", "text", "segments", "saliency", "model", "timings_s"}
 
@@ -23,7 +24,7 @@ def served(tiny_model, tmp_path_factory):
     argv = ["--model", "tiny", "--host", "127.0.0.1", "--port", str(free_port()), "--max-duration", "60",
             "--max-file-size", "20mb", "--cache-size", "4", "--queue-size", "8",
             "--examples", str(tmp_path_factory.mktemp("no-examples"))]
-    demo, launch = app_module.create_app(argv, model=tiny_model)
+    demo, launch = app_module.create_app(argv, predictor=Predictor(tiny_model))
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **launch)
     try:
         yield demo, Client(url, verbose=False), launch

@@ -8,13 +8,13 @@ import pytest
 from tests.media import event_frames, write_video
 from ui.handlers import Limits, Studio, parse_options, user_errors
 from ui.views import ModelInfo
-from videoexpert import InputError, VideoDecodeError
+from videoexpert import InputError, Predictor, VideoDecodeError
 
 
 @pytest.fixture(scope="module")
 def studio(tiny_model, video_dir, tmp_path_factory):
     info = ModelInfo(tiny_model.name, tiny_model.config.description, "cpu", "cpu", 100, "tiny", True)
-    return Studio(tiny_model, info, limits=Limits(max_duration_s=30, max_file_size=5 * 2**20),
+    return Studio(Predictor(tiny_model), info, limits=Limits(max_duration_s=30, max_file_size=5 * 2**20),
                   cache_dir=tmp_path_factory.mktemp("studio-cache"), extra_roots=[video_dir])
 
 

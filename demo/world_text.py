@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 import numpy as np
 
 if TYPE_CHECKING:
-    from .synthetic import WorldVideo
+    from .world import WorldVideo
 
 
 @dataclass(frozen=True)

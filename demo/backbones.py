@@ -86,8 +86,8 @@ def train_vision(videos, recipe: VisionRecipe, seed: int = 0) -> torch.nn.Module
     images = torch.from_numpy(np.concatenate(images)).permute(0, 3, 1, 2).contiguous()   # (N, 3, s, s) uint8
     tokenizer = open_clip.get_tokenizer("ViT-B-32")
     tokens = tokenizer(texts, context_length=recipe.context_length)
-    from ..config import CLIP_MEAN, CLIP_STD
-    from ..video import normalize_frames
+    from videoexpert.config import CLIP_MEAN, CLIP_STD
+    from videoexpert.video import normalize_frames
 
     model = open_clip.CLIP(**recipe.arch_config())
     loss_fn = open_clip.ClipLoss()

@@ -8,7 +8,7 @@
     6. stage 1 (projector) and stage 2 (experts, head, [LOC] rows) with `videoexpert.train`
     7. score it on the held-out test split and save it with its scores, plus a few example videos in assets/
 
-    python -m videoexpert.demo build --out checkpoints/videoexpert-demo [--reduced]
+    python -m demo build --out checkpoints/videoexpert-demo [--reduced]
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .. import prompts
-from ..config import CompressConfig, ExpertConfig, HeadConfig, LLMConfig, ModelConfig, VisionConfig
-from ..errors import ConfigError
-from ..data.features import save_features
-from ..data.synthetic import HELD_OUT_PAIRS, generate_videos, text_corpus
-from ..data.synthetic_text import stable_hash
-from ..tokenizer import train_tokenizer
-from ..train import FINAL_DIR as FINAL
-from ..train import DataSourceConfig, TrainConfig, train
+from videoexpert import load_model, prompts, save_model
+from videoexpert.config import CompressConfig, ExpertConfig, HeadConfig, LLMConfig, ModelConfig, VisionConfig
+from videoexpert.errors import ConfigError
+from videoexpert.data.features import save_features
+from .world import HELD_OUT_PAIRS, generate_videos, text_corpus
+from .world_text import stable_hash
+from videoexpert.tokenizer import train_tokenizer
+from videoexpert.train import FINAL_DIR as FINAL
+from videoexpert.train import DataSourceConfig, TrainConfig, train
 from .backbones import LanguageRecipe, VisionRecipe, train_language, train_vision
 from .evaluate import evaluate_world, world_features
 
@@ -154,10 +154,8 @@ _WORKER_MODEL = None
 
 def _load_worker_model(model_dir: str) -> None:
     global _WORKER_MODEL
-    from ..model import VideoExpert
-
     torch.set_num_threads(1)  # one core each: processes, not threads, share the machine
-    _WORKER_MODEL = VideoExpert.from_pretrained(model_dir, profile="cpu").eval()
+    _WORKER_MODEL = load_model(model_dir, profile="cpu").eval()
 
 
 def _encode_and_save(job) -> str:
@@ -186,15 +184,15 @@ def build(recipe: DemoRecipe, out: Path, work_dir: Path, assets_dir: Path | None
     """The recipe; every step reuses what an earlier run in `work_dir` finished. `workers` processes extract the
     features (and load the training data). `train_only` stops before scoring and saving (a GPU lease that ends
     first: the same command without it then scores and saves what was trained)."""
-    from ..model import VideoExpert
-    from ..vision import VisionTower
+    from videoexpert.model import VideoExpert
+    from videoexpert.vision import VisionTower
 
     work_dir.mkdir(parents=True, exist_ok=True)
     check_work_dir(recipe, work_dir)
     train_videos = generate_videos("train", recipe.num_train, start_seed=recipe.seed * 1_000_000)
     test_videos = generate_videos("test", recipe.num_test, start_seed=recipe.seed * 1_000_000 + 500_000)
     if (work_dir / "assembled" / "config.json").is_file():  # resuming: the backbones are already trained
-        model = VideoExpert.from_pretrained(work_dir / "assembled", profile="cpu")
+        model = load_model(work_dir / "assembled", profile="cpu")
     else:
         corpus = list(text_corpus(train_videos))
         tokenizer = train_tokenizer(corpus, vocab_size=recipe.language.vocab_size)
@@ -203,7 +201,7 @@ def build(recipe: DemoRecipe, out: Path, work_dir: Path, assets_dir: Path | None
         torch.manual_seed(recipe.seed)
         config = model_config(recipe, recipe.language.arch_config(len(tokenizer), tokenizer))
         model = VideoExpert(config, VisionTower(visual, config.vision), llm, tokenizer)
-        model.save_pretrained(work_dir / "assembled")
+        save_model(model, work_dir / "assembled")
     files = write_world_data(model, train_videos, work_dir / "data", workers=workers, model_dir=work_dir / "assembled")
     extended = extended_world_data(recipe, model, train_videos, work_dir, workers=workers,
                                    model_dir=work_dir / "assembled")
@@ -215,13 +213,13 @@ def build(recipe: DemoRecipe, out: Path, work_dir: Path, assets_dir: Path | None
     if train_only:
         return None
 
-    model = VideoExpert.from_pretrained(stage2, profile="cpu").eval()
+    model = load_model(stage2, profile="cpu").eval()
     scores = evaluate_world(model, test_videos)
     logger.info("held-out test split:\n%s", scores.table())
     if out.exists():
         shutil.rmtree(out)
     model.config.description = describe(scores)
-    model.save_pretrained(out)
+    save_model(model, out)
     report = write_report(recipe, test_videos, scores, out)
     if assets_dir is not None:
         write_assets(test_videos[: recipe.num_assets], assets_dir)
@@ -325,15 +323,13 @@ def build_text_times_ablation(recipe: DemoRecipe, out: Path, work_dir: Path, wor
                               train_only: bool = False) -> dict | None:
     """The paper's "w/o temporal head" row: the same stage-1 model, data and stage-2 runs (steps, mixtures, refine),
     but every answer writes its times as text (two-digit percentages) instead of [LOC]; same test split."""
-    from ..model import VideoExpert
-
     check_work_dir(recipe, work_dir)  # the build's recipe: an ablation with another budget would compare nothing
 
     train_videos = generate_videos("train", recipe.num_train, start_seed=recipe.seed * 1_000_000)
     test_videos = generate_videos("test", recipe.num_test, start_seed=recipe.seed * 1_000_000 + 500_000)
-    base = VideoExpert.from_pretrained(work_dir / "stage1" / FINAL, profile="cpu")
+    base = load_model(work_dir / "stage1" / FINAL, profile="cpu")
     base.config.time_format = "text"
-    base.save_pretrained(work_dir / "stage1_text")
+    save_model(base, work_dir / "stage1_text")
     files = write_world_data(base, train_videos, work_dir / "data", time_format="text", workers=workers,
                              model_dir=work_dir / "stage1_text")
     extended = extended_world_data(recipe, base, train_videos, work_dir, time_format="text", workers=workers,
@@ -343,7 +339,7 @@ def build_text_times_ablation(recipe: DemoRecipe, out: Path, work_dir: Path, wor
                         extended=extended)
     if train_only:
         return None
-    scores = evaluate_world(VideoExpert.from_pretrained(stage2, profile="cpu").eval(), test_videos)
+    scores = evaluate_world(load_model(stage2, profile="cpu").eval(), test_videos)
     logger.info("w/o temporal head (times as text), held-out test split:\n%s", scores.table())
     return write_report(recipe, test_videos, scores, out, key="test_without_temporal_head")
 

@@ -1,4 +1,6 @@
-"""Building backbones and our own checkpoint format.
+"""Building, loading and saving models: the one place that constructs a `VideoExpert` (the model imports nothing
+from here). `create_model` builds from a config or preset, `load_model` from a saved directory or a preset name,
+`save_model` writes our checkpoint format.
 
 A saved VideoExpert is a directory:
 
@@ -19,8 +21,6 @@ import dataclasses
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
@@ -29,10 +29,9 @@ from .config import ModelConfig, get_preset, list_presets
 from .runtime import PROFILES, RuntimeProfile, select_profile, warn_if_large_on_cpu
 from .errors import CheckpointError
 from .hub import resolve_repo
+from .model import VideoExpert
+from .model_card import write_model_card
 from .vision import VisionTower
-
-if TYPE_CHECKING:
-    from .model import VideoExpert
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +83,7 @@ def build_backbones(config: ModelConfig, base_dir: str | Path | None = None, pro
     return vision, llm, tokenizer
 
 
-def trainable_state_dict(model: "VideoExpert") -> dict[str, torch.Tensor]:
+def trainable_state_dict(model: VideoExpert) -> dict[str, torch.Tensor]:
     """What VideoExpert adds to its backbones: everything `model.safetensors` holds."""
     state = {f"projector.{k}": v for k, v in model.projector.state_dict().items()}
     state.update({f"head.{k}": v for k, v in model.head.state_dict().items()})
@@ -96,7 +95,10 @@ def trainable_state_dict(model: "VideoExpert") -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().cpu() for k, v in state.items()}
 
 
-def save_pretrained(model: "VideoExpert", path: str | Path, include_backbones: bool | None = None) -> None:
+def save_model(model: VideoExpert, path: str | Path, include_backbones: bool | None = None) -> None:
+    """Write config.json, model.safetensors (projector, experts, head, changed embedding rows) and, for backbones
+    that cannot be re-fetched (random or our own: `include_backbones=None` decides), the LLM, tokenizer and vision
+    weights too."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     config = ModelConfig.from_dict(model.config.to_dict())
@@ -112,18 +114,30 @@ def save_pretrained(model: "VideoExpert", path: str | Path, include_backbones: b
             config.vision.pretrained = VISION_NAME
     save_file(trainable_state_dict(model), str(path / WEIGHTS_NAME), metadata={"format": FORMAT})
     config.to_json(path / CONFIG_NAME)
-    from .model_card import write_model_card
     write_model_card(path, config)
     logger.info("saved %s to %s", config.name, path)
 
 
-def load_pretrained(cls, path: str | Path, profile: RuntimeProfile) -> "VideoExpert":
-    path = Path(path)
+def create_model(config: ModelConfig | str, *, profile: str | RuntimeProfile | None = None,
+                 device: str | None = None, seed: int = 0) -> VideoExpert:
+    """A model from a config or preset name: backbones loaded from their sources, or randomly initialised from their
+    architecture configs (tiny models), new modules initialised with `seed`. `profile` ("auto", "cuda", "cuda-bf16",
+    "cpu") sets devices and precisions (DESIGN.md §3)."""
+    config, profile = get_config(config), resolve_profile(profile, device)
+    torch.manual_seed(seed)
+    vision, llm, tokenizer = build_backbones(config, profile=profile)
+    return VideoExpert(config, vision, llm, tokenizer, adapter_dtype=profile.adapter_dtype)
+
+
+def load_pretrained(path: str | Path, *, profile: str | RuntimeProfile | None = None,
+                    device: str | None = None) -> VideoExpert:
+    """A model saved by `save_model` (our safetensors + JSON format) under a runtime profile."""
+    path, profile = Path(path), resolve_profile(profile, device)
     if not (path / CONFIG_NAME).is_file() or not (path / WEIGHTS_NAME).is_file():
         raise CheckpointError(f"{path} is not a VideoExpert checkpoint: it needs {CONFIG_NAME} and {WEIGHTS_NAME}")
     config = ModelConfig.from_json(path / CONFIG_NAME)
     vision, llm, tokenizer = build_backbones(config, base_dir=path, profile=profile)
-    model = cls(config, vision, llm, tokenizer, adapter_dtype=profile.adapter_dtype)
+    model = VideoExpert(config, vision, llm, tokenizer, adapter_dtype=profile.adapter_dtype)
     load_weights(model, path / WEIGHTS_NAME)
     return model
 
@@ -138,11 +152,11 @@ def resolve_profile(profile: str | RuntimeProfile | None = None, device: str | N
     return resolved
 
 
-def load_weights(model: "VideoExpert", file: str | Path) -> None:
+def load_weights(model: VideoExpert, file: str | Path) -> None:
     """Load model.safetensors, naming every missing or unexpected tensor instead of loading half a model."""
     with safe_open(str(file), framework="pt") as f:
         if (f.metadata() or {}).get("format") != FORMAT:
-            raise CheckpointError(f"{file} was not written by VideoExpert.save_pretrained")
+            raise CheckpointError(f"{file} was not written by videoexpert (save_model)")
         state = {k: f.get_tensor(k) for k in f.keys()}
     embeddings = _embedding_rows(state, model, file)
     shapes = {k: v.shape for k, v in trainable_state_dict(model).items() if not k.startswith("embeddings.")}
@@ -167,7 +181,7 @@ def load_weights(model: "VideoExpert", file: str | Path) -> None:
             model._loaded_embedding_rows.setdefault(key if key in matrices else "input", set()).update(rows.tolist())
 
 
-def _embedding_rows(state: dict[str, torch.Tensor], model: "VideoExpert", file) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def _embedding_rows(state: dict[str, torch.Tensor], model: VideoExpert, file) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """(row ids, values) per embedding matrix ("input", "output"), from any of the three ways a checkpoint stores
     them: changed rows (`embeddings.{key}.rows/.values`, what we write), whole matrices (`embeddings.{key}`, a
     converted official release), or the [LOC] row alone (`loc_embedding.{key}`, checkpoints before the rows)."""
@@ -205,16 +219,14 @@ def default_model_source(model: str | None = None) -> str:
 
 
 def load_model(source: str | None = None, profile: str | RuntimeProfile | None = None,
-               device: str | None = None) -> "VideoExpert":
+               device: str | None = None) -> VideoExpert:
     """A saved model directory, or a preset name (random initialisation, with a warning); None = the default.
     `profile`: "auto" (default), "cuda", "cuda-bf16" or "cpu" (DESIGN.md §3); `device` pins a GPU ("cuda:1")."""
-    from .model import VideoExpert
-
     source = default_model_source(source)
     if Path(source).is_dir():
-        return VideoExpert.from_pretrained(source, profile=profile, device=device)
+        return load_pretrained(source, profile=profile, device=device)
     if source in list_presets():
         logger.warning("building preset %r with RANDOM weights: its answers are meaningless until trained", source)
-        return VideoExpert.from_config(source, profile=profile, device=device)
+        return create_model(source, profile=profile, device=device)
     raise CheckpointError(f"model {source!r} is neither a saved VideoExpert directory nor a preset "
                           f"({', '.join(list_presets())})")

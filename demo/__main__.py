@@ -1,4 +1,4 @@
-"""python -m videoexpert.demo {build,evaluate} ... (`--help` on each)."""
+"""python -m demo {build,evaluate} ... (`--help` on each)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..cli import setup_logging
+from videoexpert.cli import setup_logging
+from videoexpert import load_model
 
 
 def recipe_options(p: argparse.ArgumentParser) -> None:
@@ -21,7 +22,7 @@ def recipe_options(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m videoexpert.demo",
+    parser = argparse.ArgumentParser(prog="python -m demo",
                                      description="Build or score the demo model trained on the generated world.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("build", help="run the whole recipe from a seed (world, backbones, stages 1-2, scores)")
@@ -78,11 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         if report is not None:
             print(report["test_without_temporal_head"]["table"])
         return 0
-    from .. import VideoExpert
-    from ..data.synthetic import generate_videos
+    from .world import generate_videos
     from .evaluate import evaluate_world
     videos = generate_videos("test", args.num_test, start_seed=args.seed * 1_000_000 + 500_000)
-    scores = evaluate_world(VideoExpert.from_pretrained(args.model, profile="cpu").eval(), videos, tuple(args.tasks))
+    scores = evaluate_world(load_model(args.model, profile="cpu").eval(), videos, tuple(args.tasks))
     print(scores.table())
     if args.report:
         from .build import write_report

@@ -35,8 +35,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 import numpy as np
 
-from ..errors import ConfigError, VideoExpertError
-from .synthetic_text import (CaptionItem, EventFacts, GroundingItem, QAItem, caption_sentence, event_phrase,
+from videoexpert.errors import ConfigError, VideoExpertError
+from .world_text import (CaptionItem, EventFacts, GroundingItem, QAItem, caption_sentence, event_phrase,
                              frame_sentence, qa_items as _qa_items, text_corpus)
 
 logger = logging.getLogger(__name__)
