@@ -6,12 +6,9 @@ import pytest
 import torch
 
 from videoexpert.config import HeadConfig, LossConfig
-from videoexpert.head import HeadOutput, TemporalHead, decode_spans, frame_times, temporal_iou, temporal_nms
-from videoexpert.loss import foreground_targets, generalized_iou_1d, grounding_losses, text_loss
-
-
-def test_frame_times_follow_the_official_formula():
-    torch.testing.assert_close(frame_times(4), torch.tensor([0.25, 0.5, 0.75, 1.0]))
+from videoexpert.head import HeadOutput, TemporalHead, decode_spans, temporal_nms
+from videoexpert.loss import foreground_targets, grounding_losses, text_loss
+from videoexpert.spans import frame_times, pairwise_iou
 
 
 def test_known_foreground_and_offsets_give_the_known_segment():
@@ -43,7 +40,7 @@ def test_nms_keeps_best_and_drops_overlaps():
     keep = temporal_nms(spans, scores, threshold=0.5, max_keep=5).tolist()
     assert keep == [3, 2]                                     # 0 and 1 overlap 3 by IoU > 0.5
     assert temporal_nms(spans, scores, threshold=1.0, max_keep=2).tolist() == [3, 0]
-    assert temporal_iou(spans[:1], spans[2:3]).item() == 0.0
+    assert pairwise_iou(spans[:1], spans[2:3]).item() == 0.0
 
 
 def test_head_shapes_and_ranges():
@@ -61,14 +58,6 @@ def test_foreground_mask_is_inclusive_and_never_empty():
     fg, _ = foreground_targets(torch.tensor([[0.2, 0.4], [0.51, 0.52]]), 10)   # t = 0.1, 0.2, ..., 1.0
     assert fg[0].nonzero().flatten().tolist() == [1, 2, 3]
     assert fg[1].nonzero().flatten().tolist() in ([4], [5])                # no t_i inside: nearest frame
-
-
-def test_giou_hand_values():
-    pred = torch.tensor([[0.0, 0.2], [0.1, 0.3], [0.0, 0.4]])
-    gt = torch.tensor([[0.0, 0.2], [0.2, 0.4], [0.1, 0.3]])
-    torch.testing.assert_close(generalized_iou_1d(pred, gt), torch.tensor([1.0, 1 / 3, 0.5]))
-    disjoint = generalized_iou_1d(torch.tensor([[0.0, 0.1]]), torch.tensor([[0.3, 0.4]]))
-    torch.testing.assert_close(disjoint, torch.tensor([-0.5]))                      # 0 - (0.4 - 0.2) / 0.4
 
 
 def test_grounding_losses_hand_values():

@@ -6,6 +6,7 @@ import torch
 from tests.media import event_frames, write_video
 from videoexpert import VideoExpert
 from videoexpert.data import collate, make_example
+from videoexpert.spans import temporal_iou
 
 CLIPS = [  # colour, frames visible (of 100 at 10 fps), query
     ((230, 40, 40), (20, 50), "the red square is visible"),
@@ -13,11 +14,6 @@ CLIPS = [  # colour, frames visible (of 100 at 10 fps), query
     ((40, 60, 230), (5, 35), "the blue square is visible"),
     ((230, 220, 40), (40, 80), "the yellow square is visible"),
 ]
-
-
-def iou(a, b):
-    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
-    return inter / (max(a[1], b[1]) - min(a[0], b[0]))
 
 
 def test_tiny_model_overfits_grounding(tmp_path):
@@ -53,5 +49,5 @@ def test_tiny_model_overfits_grounding(tmp_path):
     for features, query, seconds in truth:
         pred = model.predict(features, "grounding", query)
         top = pred.segments[0]
-        ious.append(iou((top.start, top.end), seconds))
+        ious.append(temporal_iou((top.start, top.end), seconds))
     assert min(ious) > 0.8, f"grounding IoU per clip after overfitting: {ious}"

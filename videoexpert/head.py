@@ -6,7 +6,7 @@
     k_i   = sigmoid(indicator(X''_T))       foreground probability of frame i  (the saliency curve)
     d_i   = sigmoid(boundary(X''_T))        (d_l, d_r): frame i proposes [t_i - d_l, t_i + d_r]
 
-Times are normalised to [0, 1]; frame i stands for t_i = (i + 1) / n (official code).
+Times are normalised to [0, 1]; frame i stands for t_i = (i + 1) / n (official code, `spans.frame_times`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .config import HeadConfig
+from .spans import frame_times, pairwise_iou
 
 
 class ConvBranch(nn.Module):
@@ -71,18 +72,6 @@ class TemporalHead(nn.Module):
         return HeadOutput(torch.sigmoid(logits), offsets.float(), spans.float(), logits)
 
 
-def frame_times(num_frames: int, device=None, dtype=torch.float32) -> torch.Tensor:
-    """Normalised time of each T-token: t_i = (i + 1) / n (official code)."""
-    return torch.arange(1, num_frames + 1, device=device, dtype=dtype) / num_frames
-
-
-def temporal_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Pairwise IoU of 1-D segments: a (N, 2), b (M, 2) -> (N, M)."""
-    inter = (torch.minimum(a[:, None, 1], b[None, :, 1]) - torch.maximum(a[:, None, 0], b[None, :, 0])).clamp(min=0)
-    union = (a[:, None, 1] - a[:, None, 0]) + (b[None, :, 1] - b[None, :, 0]) - inter
-    return inter / union.clamp(min=1e-8)
-
-
 def temporal_nms(spans: torch.Tensor, scores: torch.Tensor, threshold: float, max_keep: int) -> torch.Tensor:
     """Greedy NMS on 1-D segments: indices of kept spans, best score first.
 
@@ -92,7 +81,7 @@ def temporal_nms(spans: torch.Tensor, scores: torch.Tensor, threshold: float, ma
     order = torch.argsort(scores, descending=True, stable=True)
     if threshold >= 1.0:
         return order[:max_keep]
-    iou = temporal_iou(spans[order], spans[order])
+    iou = pairwise_iou(spans[order], spans[order])
     kept: list[int] = []
     suppressed = torch.zeros(len(order), dtype=torch.bool, device=iou.device)
     for i in range(len(order)):  # n is 100: the greedy pass is cheap and exact

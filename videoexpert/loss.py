@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from .config import LossConfig
-from .head import HeadOutput, frame_times
+from .head import HeadOutput
+from .spans import frame_times, generalized_iou
 
 
 def foreground_targets(windows: torch.Tensor, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,15 +43,6 @@ def foreground_targets(windows: torch.Tensor, num_frames: int) -> tuple[torch.Te
     return fg, target
 
 
-def generalized_iou_1d(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Element-wise GIoU of 1-D segments (N, 2) x (N, 2) -> (N,)."""
-    inter = (torch.minimum(pred[:, 1], target[:, 1]) - torch.maximum(pred[:, 0], target[:, 0])).clamp(min=0)
-    union = (pred[:, 1] - pred[:, 0]) + (target[:, 1] - target[:, 0]) - inter
-    hull = torch.maximum(pred[:, 1], target[:, 1]) - torch.minimum(pred[:, 0], target[:, 0])
-    iou = inter / union.clamp(min=1e-8)
-    return iou - (hull - union) / hull.clamp(min=1e-8)
-
-
 def grounding_losses(head: HeadOutput, windows: torch.Tensor, config: LossConfig) -> dict[str, torch.Tensor]:
     """Indicator BCE, span SmoothL1 and GIoU for every [LOC]; `windows` (b_loc, [K,] 2) in normalised time."""
     fg, targets = foreground_targets(windows.to(head.spans.dtype), head.foreground.shape[1])
@@ -68,7 +60,7 @@ def grounding_losses(head: HeadOutput, windows: torch.Tensor, config: LossConfig
     target = targets[fg]                                         # (num_fg, 2)
     num_fg = fg.sum().clamp(min=1)
     l1 = F.smooth_l1_loss(pred, target, reduction="sum", beta=1.0) / num_fg
-    giou = (1.0 - generalized_iou_1d(pred, target)).sum() / num_fg
+    giou = (1.0 - generalized_iou(pred, target)).sum() / num_fg
     return {"indicator_loss": bce, "span_loss": l1, "giou_loss": giou}
 
 

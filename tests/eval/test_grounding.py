@@ -7,21 +7,12 @@ import pytest
 from videoexpert.errors import InputError
 from videoexpert.eval import evaluate, read_charades
 from videoexpert.eval.annotations import GroundingQuery
-from videoexpert.eval.grounding import evaluate_grounding, query_iou, temporal_iou
+from videoexpert.eval.grounding import evaluate_grounding, query_iou
 from videoexpert.eval.predictions import PredictionFile, Submission
 
 
 def q(i: int, start: float, end: float, duration: float | None = 100.0) -> GroundingQuery:
     return GroundingQuery(f"v#{i}", "v", "a query", start, end, duration)
-
-
-def test_temporal_iou_hand_cases():
-    assert temporal_iou((0, 10), (5, 15)) == pytest.approx(5 / 15)
-    assert temporal_iou((0, 2), (3, 5)) == 0.0                 # disjoint
-    assert temporal_iou((3, 3), (0, 10)) == 0.0                # point prediction
-    assert temporal_iou((-5, 5), (0, 10)) == pytest.approx(5 / 15)   # outside the video: not clipped
-    assert temporal_iou((0, 10), (0, 10)) == 1.0
-    assert temporal_iou((4, 4), (4, 4)) == 0.0                 # zero union
 
 
 def test_recall_thresholds_are_inclusive_and_missing_is_a_miss():

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
+from ..spans import Span
 from .predictions import normalize_id
 
 logger = logging.getLogger(__name__)
-
-Span = tuple[float, float]
 
 
 @dataclass(frozen=True)

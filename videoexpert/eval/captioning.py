@@ -36,7 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from .annotations import CaptionedVideo, Span
+from ..spans import Span, hull, intersection
+from .annotations import CaptionedVideo
 from .language import LanguageScorer
 
 logger = logging.getLogger(__name__)
@@ -52,10 +53,13 @@ Event = tuple[float, float, str]   # (start s, end s, sentence)
 
 
 def caption_iou(a: Span, b: Span) -> float:
-    """densevid_eval / SODA tIoU: the union is capped by the summed lengths, plus 1e-8 against 0/0."""
-    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
-    union = min(max(a[1], b[1]) - min(a[0], b[0]), (a[1] - a[0]) + (b[1] - b[0]))
-    return inter / (union + 1e-8)
+    """densevid_eval / SODA tIoU: the union is capped by the summed lengths, plus 1e-8 against 0/0.
+
+    Not `spans.temporal_iou`: the reference's 1e-8 keeps an exact 0.5 below 0.5 and lets a point span score 0
+    without a test, and matching (``>`` t, ``>=`` t) depends on it.
+    """
+    union = min(hull(a, b), (a[1] - a[0]) + (b[1] - b[0]))
+    return intersection(a, b) / (union + 1e-8)
 
 
 def detection_scores(video: CaptionedVideo, events: Sequence[Event], tiou: float) -> tuple[float, float]:

@@ -10,9 +10,9 @@ Two protocols, because published tables use both and they differ by up to a poin
   Predictions are not quantised to whole percentages (VTimeLLM's two-digit output format); our model
   emits seconds.
 
-Both use IoU = inter / (max(ends) - min(starts)), i.e. 0 when the windows do not overlap; a point
-prediction (start == end) has IoU 0. mIoU is the mean IoU x 100. Missing predictions score IoU 0 in both
-(TimeChat; VTimeLLM gives 0 to an unparseable answer). 2D-TAN's strict ``>`` after NMS is not offered.
+Both use IoU = inter / (max(ends) - min(starts)) (`spans.temporal_iou`), i.e. 0 when the windows do not
+overlap; a point prediction (start == end) has IoU 0. mIoU is the mean IoU x 100. Missing predictions score
+IoU 0 in both (TimeChat; VTimeLLM gives 0 to an unparseable answer). 2D-TAN's strict ``>`` after NMS is not offered.
 
 When every scored window of a query is given (a QVHighlights-format submission, as lighthouse scores
 Charades-STA), mAP is moment_detr's MR-mAP over them (`qvhighlights.moment_ap`: the first 10 windows,
@@ -30,20 +30,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from .annotations import GroundingQuery, Span
+from ..spans import Span, temporal_iou
+from .annotations import GroundingQuery
 from .qvhighlights import MR_THRESHOLDS, moment_ap
 
 THRESHOLDS = (0.3, 0.5, 0.7)
 PROTOCOLS = ("seconds", "vtimellm")
 
 Window = tuple[float, float, float]   # (start s, end s, score)
-
-
-def temporal_iou(pred: Span, gt: Span) -> float:
-    """inter / (max(ends) - min(starts)); equals the true IoU when the windows overlap, else 0."""
-    inter = max(0.0, min(pred[1], gt[1]) - max(pred[0], gt[0]))
-    union = max(pred[1], gt[1]) - min(pred[0], gt[0])
-    return inter / union if union > 0 else 0.0
 
 
 @dataclass
@@ -68,6 +62,13 @@ class GroundingMetrics:
         return out
 
 
+def vtimellm_iou(pred: Span, gt: Span, duration: float) -> float:
+    """VTimeLLM's eval.py: the IoU of both windows as fractions of the video, rounded to 2 decimals (which lifts
+    e.g. 0.695 to 0.7 before the >= comparison)."""
+    d = duration
+    return round(temporal_iou((pred[0] / d, pred[1] / d), (gt[0] / d, gt[1] / d)), 2)
+
+
 def query_iou(query: GroundingQuery, pred: Span | None, protocol: str = "seconds") -> float:
     """The IoU one query contributes under `protocol` (0 for a missing prediction)."""
     if pred is None:
@@ -79,8 +80,7 @@ def query_iou(query: GroundingQuery, pred: Span | None, protocol: str = "seconds
         if not query.duration:
             raise InputError(f"query {query.id} has no video duration; the vtimellm protocol needs one "
                              "(pass the Charades_v1_*.csv or use the jsonl annotations)")
-        d = query.duration
-        return round(temporal_iou((pred[0] / d, pred[1] / d), (gt[0] / d, gt[1] / d)), 2)
+        return vtimellm_iou(pred, gt, query.duration)
     raise InputError(f"unknown grounding protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
 
 
@@ -111,5 +111,5 @@ def evaluate_grounding(queries: Sequence[GroundingQuery], predictions: Mapping[s
                             mean_average_precision(queries, windows) if windows is not None else None)
 
 
-__all__ = ["THRESHOLDS", "PROTOCOLS", "Window", "temporal_iou", "query_iou", "GroundingMetrics",
+__all__ = ["THRESHOLDS", "PROTOCOLS", "Window", "vtimellm_iou", "query_iou", "GroundingMetrics",
            "mean_average_precision", "evaluate_grounding"]

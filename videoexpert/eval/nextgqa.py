@@ -22,18 +22,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import InputError
-from .annotations import GroundedQuestion, Span
+from ..spans import Span, hull, overlap
+from .annotations import GroundedQuestion
 
 THRESHOLDS = (0.3, 0.5)
 QTYPE_GROUP = {"TP": "TN"}   # the reference folds "previous" into "next"
 
 
 def iou_iop(gt: Span, pred: Span) -> tuple[float, float]:
-    """(IoU, IoP) of one predicted span against one GT span, with the reference's point rule."""
+    """(IoU, IoP) of one predicted span against one GT span, with the reference's point rule.
+
+    As ``eval_ground.py`` computes it: `spans.temporal_iou` but with the intersection not clamped at 0
+    (`spans.overlap`), so a gap gives negative values, which `best_iou_iop` then drops; a reversed prediction
+    has IoP 0.
+    """
     if pred[0] == pred[1]:
         return (0.0, 1.0) if gt[0] <= pred[0] <= gt[1] else (0.0, 0.0)
-    inter = min(gt[1], pred[1]) - max(gt[0], pred[0])
-    union = max(gt[1], pred[1]) - min(gt[0], pred[0])
+    inter = overlap(gt, pred)
+    union = hull(gt, pred)
     iou = inter / union if union > 0 else 0.0
     iop = inter / (pred[1] - pred[0]) if pred[1] > pred[0] else 0.0
     return iou, iop

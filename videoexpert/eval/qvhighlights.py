@@ -3,7 +3,8 @@
 Behaviours that change numbers, reproduced on purpose:
 
 * MR-R1@t uses the *first* submitted window (no sort), against the GT window of maximal true IoU
-  (first index wins ties); the comparison IoU is inter / (max(ends) - min(starts)), ``>=`` t.
+  (first index wins ties); the comparison IoU is inter / (max(ends) - min(starts)) (`spans.temporal_iou`),
+  ``>=`` t.
 * MR-mAP keeps the first 10 windows, stable-sorts them by -score (ties keep submission order), greedily
   matches each to the unlocked GT window of highest IoU (ties: the later GT index first, which is what
   ``argsort()[::-1]`` gives for the few windows a query has), and uses VOC-2011 interpolated AP.
@@ -31,7 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .annotations import HighlightQuery, Span
+from ..spans import Span, intersection, temporal_iou
+from .annotations import HighlightQuery
 
 MR_THRESHOLDS = tuple(float(f"{t:.2f}") for t in np.linspace(0.5, 0.95, 10))
 MAX_PRED_WINDOWS = 10
@@ -52,26 +54,27 @@ def _pct(value: float) -> float:
     return float(f"{100 * value:.2f}")
 
 
-def paired_iou(pred: Span, gt: Span) -> float:
-    """moment_detr's paired IoU: inter / (max(ends) - min(starts)), 0 when that is 0."""
-    inter = max(0.0, min(pred[1], gt[1]) - max(pred[0], gt[0]))
-    union = max(pred[1], gt[1]) - min(pred[0], gt[0])
-    return inter / union if union != 0 else 0.0
-
-
 def true_iou(pred: Span, gt: Span) -> float:
-    """inter / (len1 + len2 - inter), the IoU used for GT selection and mAP matching."""
-    inter = max(0.0, min(pred[1], gt[1]) - max(pred[0], gt[0]))
+    """inter / (len1 + len2 - inter), the IoU moment_detr uses for GT selection and mAP matching.
+
+    Kept apart from `spans.temporal_iou` (its paired IoU, which R1 uses): the reference computes the union from
+    the lengths here, which equals the hull of overlapping windows but can round differently in the last bit, and
+    a match at exactly t would then flip; a reversed window's negative length enters the union too.
+    """
+    inter = intersection(pred, gt)
     union = (pred[1] - pred[0]) + (gt[1] - gt[0]) - inter
     return inter / union if union > 0 else 0.0
 
 
 def r1_iou(pred: Span, gts: Sequence[Span]) -> float:
-    """IoU of the first window against the GT window of highest true IoU (first index on ties)."""
+    """IoU of the first window against the GT window of highest true IoU (first index on ties).
+
+    The reference's paired IoU is `spans.temporal_iou` (it tests the hull with != 0 rather than > 0, but a negative
+    hull means an empty intersection, so both give zero)."""
     if not gts:
         return 0.0
     cross = [true_iou(pred, g) for g in gts]
-    return paired_iou(pred, gts[int(np.argmax(cross))])
+    return temporal_iou(pred, gts[int(np.argmax(cross))])
 
 
 def voc_ap(precision: np.ndarray, recall: np.ndarray) -> float:
@@ -213,6 +216,5 @@ def brief(moments: dict[str, dict] | None, highlights: dict[str, dict] | None) -
     return out
 
 
-__all__ = ["MR_THRESHOLDS", "LENGTH_RANGES", "HL_LEVELS", "CLIP_SECONDS", "MomentPrediction", "paired_iou",
-           "true_iou", "r1_iou", "voc_ap", "moment_ap", "evaluate_moments", "clip_labels", "highlight_ap",
-           "evaluate_highlights", "brief"]
+__all__ = ["MR_THRESHOLDS", "LENGTH_RANGES", "HL_LEVELS", "CLIP_SECONDS", "MomentPrediction", "true_iou", "r1_iou",
+           "voc_ap", "moment_ap", "evaluate_moments", "clip_labels", "highlight_ap", "evaluate_highlights", "brief"]
