@@ -84,6 +84,6 @@ def test_protocol_variants_agree_with_the_shared_iou_where_they_should(seed):
 
 
 def test_span_arithmetic_and_the_metrics_import_without_torch():
-    code = ("import sys; import videoexpert.spans, videoexpert.eval; "
+    code = ("import sys; import videoexpert.spans, videoexpert.data.annotations, videoexpert.eval; "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

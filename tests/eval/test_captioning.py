@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
+from videoexpert.data.annotations import CaptionedVideo
 from videoexpert.errors import InputError
 from videoexpert.eval import evaluate, read_dense_captions
-from videoexpert.eval.annotations import CaptionedVideo
 from videoexpert.eval.captioning import (GARBAGE, caption_iou, caption_pairs, detection_scores,
                                          evaluate_dense_captions, order_preserving_max, soda_c_video)
 from videoexpert.eval.predictions import PredictionFile, Submission

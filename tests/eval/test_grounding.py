@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from videoexpert.errors import InputError
+from videoexpert.data.annotations import GroundingQuery
 from videoexpert.eval import evaluate, read_charades
-from videoexpert.eval.annotations import GroundingQuery
 from videoexpert.eval.grounding import evaluate_grounding, query_iou
 from videoexpert.eval.predictions import PredictionFile, Submission
 

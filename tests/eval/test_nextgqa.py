@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from videoexpert.data.annotations import GroundedQuestion
 from videoexpert.eval import evaluate, read_nextgqa
-from videoexpert.eval.annotations import GroundedQuestion
 from videoexpert.eval.nextgqa import GQAPrediction, best_iou_iop, evaluate_nextgqa, iou_iop
 from videoexpert.eval.predictions import PredictionFile
 from videoexpert.result import Prediction, Segment

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
+from videoexpert.data.annotations import HighlightQuery
 from videoexpert.eval import evaluate, read_qvhighlights
-from videoexpert.eval.annotations import HighlightQuery
 from videoexpert.eval.predictions import PredictionFile, Submission
 from videoexpert.eval.qvhighlights import (MR_THRESHOLDS, MomentPrediction, evaluate_highlights,
                                            evaluate_moments, highlight_ap, moment_ap, r1_iou, voc_ap)

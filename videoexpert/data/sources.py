@@ -2,9 +2,9 @@
 QVHighlights, YouCook2 / ActivityNet Captions and NExT-QA / NExT-GQA.
 
 Every reader yields `Sample`s: a question, an answer in which every time is a `[LOC]`, and for each `[LOC]` its
-ground-truth window(s) in seconds. The benchmark annotation files are parsed by `videoexpert.eval.annotations`
-(one parser per format for training and evaluation alike); this module turns them into conversations with the
-templates of `videoexpert.prompts`.
+ground-truth window(s) in seconds. The benchmark annotation files are parsed by `data.annotations` (one parser
+per format for training and evaluation alike); this module turns them into conversations with the templates of
+`videoexpert.prompts`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from pathlib import Path
 
 from .. import prompts
 from ..errors import InputError
+from ..spans import Span
+from . import annotations
 
 logger = logging.getLogger(__name__)
 
-Window = tuple[float, float]
 KINDS = ("videoexpert", "charades", "qvhighlights", "youcook2", "activitynet", "nextgqa")
 
 
@@ -30,14 +31,14 @@ class Sample:
     task: str                                 # grounding, highlight, captioning, qa (or "chat" for free JSON turns)
     question: str
     answer: str                               # the assistant's reply, every time replaced by [LOC]
-    windows: tuple[tuple[Window, ...], ...]   # seconds: one or more ground-truth windows per [LOC], in order
+    windows: tuple[tuple[Span, ...], ...]     # seconds: one or more ground-truth windows per [LOC], in order
     duration: float | None = None             # seconds, when the annotation gives it
 
     def __post_init__(self) -> None:
         if self.answer.count("[LOC]") != len(self.windows):
             raise InputError(f"sample {self.video}: {self.answer.count('[LOC]')} [LOC] but {len(self.windows)} windows")
 
-    def normalised_windows(self, duration: float) -> list[list[Window]]:
+    def normalised_windows(self, duration: float) -> list[list[Span]]:
         """Windows as fractions of the video, clamped to [0, 1] (annotations sometimes run past the end)."""
         if duration <= 0:
             raise InputError(f"sample {self.video}: duration must be positive, got {duration}")
@@ -48,8 +49,6 @@ class Sample:
 def read_samples(kind: str, path: str | Path, templates: prompts.Templates | None = None) -> list[Sample]:
     """All training samples of one annotation file of the given kind (see `KINDS`), worded with `templates` (the
     official ones by default). Like the official training, the samples cycle through each task's prompt list."""
-    from ..eval import annotations
-
     t = templates or prompts.get_templates("official")
     path = Path(path)
     if kind == "videoexpert":
@@ -111,7 +110,7 @@ def read_conversations(path: str | Path, templates: prompts.Templates | None = N
             if _TIME_TOKEN.search(question):
                 skipped += 1
                 continue
-            windows: list[tuple[Window, ...]] = []
+            windows: list[tuple[Span, ...]] = []
 
             def to_loc(match: re.Match) -> str:
                 k = match.group(1)

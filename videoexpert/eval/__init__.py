@@ -1,4 +1,5 @@
-"""Evaluation suite: the standard metrics of five video benchmarks, their file readers, batch inference.
+"""Evaluation suite: the standard metrics of five video benchmarks, batch inference, and the benchmark file
+readers (defined in `videoexpert.data.annotations`, which training shares, and re-exported here).
 
 Numbers are meant to equal what each benchmark's reference script prints on the same predictions; each
 metric module's docstring lists the reference behaviours it reproduces (first-window R1, 2-s clips,
@@ -23,12 +24,12 @@ uses all segments in order (the first is R1's, up to 10 go to mAP) and ``salienc
 clips; dense captioning uses every segment with its ``label`` as the sentence; NExT-GQA answers use
 ``choice`` (the option index), else the answer text compared with the options.
 
-The metric modules import only numpy (and pycocoevalcap + Java for the caption-language metrics);
-`infer` imports the model lazily.
+The metric modules import only numpy (and pycocoevalcap + Java for the caption-language metrics); their
+span arithmetic is `videoexpert.spans`'s. `infer` imports the model lazily.
 """
 
-from .annotations import (CaptionedVideo, GroundedQuestion, GroundingQuery, HighlightQuery, read_charades,
-                          read_dense_captions, read_nextgqa, read_qvhighlights)
+from ..data.annotations import (CaptionedVideo, GroundedQuestion, GroundingQuery, HighlightQuery, read_charades,
+                               read_dense_captions, read_nextgqa, read_qvhighlights)
 from .benchmarks import BENCHMARKS, EvalResult, evaluate, format_table, load_annotations
 from .captioning import DenseCaptionMetrics, evaluate_dense_captions
 from .grounding import GroundingMetrics, evaluate_grounding

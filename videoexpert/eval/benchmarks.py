@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data import annotations as ann
 from ..errors import InputError
 from ..result import Prediction, Saliency
-from . import annotations as ann
 from .captioning import Event, evaluate_dense_captions
 from .grounding import evaluate_grounding
 from .language import JavaNotFoundError, LanguageScorer, java_available

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.annotations import CaptionedVideo
 from ..errors import InputError
 from ..spans import Span, hull, intersection
-from .annotations import CaptionedVideo
 from .language import LanguageScorer
 
 logger = logging.getLogger(__name__)

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..data.annotations import GroundingQuery
 from ..errors import InputError
 from ..spans import Span, temporal_iou
-from .annotations import GroundingQuery
 from .qvhighlights import MR_THRESHOLDS, moment_ap
 
 THRESHOLDS = (0.3, 0.5, 0.7)

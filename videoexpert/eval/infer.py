@@ -21,9 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..data.annotations import normalize_id
 from ..result import Prediction
 from .benchmarks import TASK_OF, load_annotations
-from .predictions import normalize_id, write_prediction
+from .predictions import write_prediction
 
 logger = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ..data.annotations import GroundedQuestion
 from ..errors import InputError
 from ..spans import Span, hull, overlap
-from .annotations import GroundedQuestion
 
 THRESHOLDS = (0.3, 0.5)
 QTYPE_GROUP = {"TP": "TN"}   # the reference folds "previous" into "next"

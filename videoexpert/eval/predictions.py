@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ..data.annotations import normalize_id
 from ..errors import InputError, ResultSchemaError
 from ..result import Prediction
 
@@ -43,13 +44,6 @@ class PredictionFile:
     items: dict[str, Item] = field(default_factory=dict)
     duplicates: list[str] = field(default_factory=list)
     malformed: list[str] = field(default_factory=list)
-
-
-def normalize_id(value: Any) -> str:
-    """Ids are compared as strings: QVHighlights qids are ints in its files, "2579" in ours."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value)
 
 
 def _number(value: Any) -> float:
@@ -131,5 +125,4 @@ def write_prediction(stream: IO[str], item_id: str, prediction: Prediction) -> N
     stream.flush()
 
 
-__all__ = ["Submission", "Item", "PredictionFile", "normalize_id", "read_predictions", "parse_line",
-           "write_prediction"]
+__all__ = ["Submission", "Item", "PredictionFile", "read_predictions", "parse_line", "write_prediction"]

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.annotations import HighlightQuery
 from ..spans import Span, intersection, temporal_iou
-from .annotations import HighlightQuery
 
 MR_THRESHOLDS = tuple(float(f"{t:.2f}") for t in np.linspace(0.5, 0.95, 10))
 MAX_PRED_WINDOWS = 10

@@ -1,9 +1,11 @@
 """Readers for the benchmark annotation files as they are distributed (see shared/data/benchmarks/README.md).
 
-Each reader returns a list of small frozen dataclasses in file order, with the item id that prediction
-files must use (the conventions are in `videoexpert.eval`'s docstring). Readers keep the data as
-published: Charades-STA ends that run past the video are not clipped (the raw txt, as TimeChat scores
-it), ActivityNet windows past the duration are kept, and so on; the metrics decide, like the references.
+One parser per format for training (`data.sources` turns the items into conversations) and evaluation
+(`videoexpert.eval` scores predictions against them). Each reader returns a list of small frozen dataclasses
+in file order, with the item id that prediction files must use (the conventions are in `videoexpert.eval`'s
+docstring). Readers keep the data as published: Charades-STA ends that run past the video are not clipped
+(the raw txt, as TimeChat scores it), ActivityNet windows past the duration are kept, and so on; the metrics
+decide, like the references. This module imports without torch.
 """
 
 from __future__ import annotations
@@ -13,12 +15,19 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 from ..spans import Span
-from .predictions import normalize_id
 
 logger = logging.getLogger(__name__)
+
+
+def normalize_id(value: Any) -> str:
+    """Ids are compared as strings: QVHighlights qids are ints in its files, "2579" in ours."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -206,5 +215,5 @@ def read_nextgqa(path: str | Path, qa_csv: str | Path | None = None,
     return questions
 
 
-__all__ = ["GroundingQuery", "HighlightQuery", "CaptionedVideo", "GroundedQuestion", "read_charades",
+__all__ = ["normalize_id", "GroundingQuery", "HighlightQuery", "CaptionedVideo", "GroundedQuestion", "read_charades",
            "read_charades_durations", "read_qvhighlights", "read_dense_captions", "read_nextgqa"]
