@@ -99,3 +99,18 @@ def test_clear_errors(video_dir, tmp_path, event_video):
         read_video(event_video, max_duration=1.0)
     with pytest.raises(VideoDecodeError, match="unknown resize mode"):
         read_video(event_video, resize="bilinear")
+
+
+def test_every_video_search_takes_the_same_suffixes(tmp_path):
+    from videoexpert.data.features import find_videos
+    from videoexpert.eval.infer import InferItem, VideoIndex
+    from videoexpert.video import VIDEO_SUFFIXES
+
+    assert {".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg"} <= set(VIDEO_SUFFIXES)
+    for k, suffix in enumerate(VIDEO_SUFFIXES):
+        (tmp_path / f"v{k}{suffix.upper()}").write_bytes(b"")     # suffixes match whatever their case
+    (tmp_path / "notes.txt").write_text("")
+    names = {f"v{k}" for k in range(len(VIDEO_SUFFIXES))}
+    assert set(find_videos(tmp_path)) == names
+    index = VideoIndex(tmp_path)
+    assert {index.find(InferItem("x", name, "grounding", "q")).stem for name in names} == names

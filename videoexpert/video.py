@@ -37,6 +37,9 @@ from .errors import VideoDecodeError
 logger = logging.getLogger(__name__)
 
 RESIZE_MODES = ("official", "fast")
+# File suffixes taken for videos wherever a folder is searched (feature extraction, benchmark inference, the UI's
+# examples), lower case; the order is the order in which `eval.infer` tries them for a path without one.
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg")
 _CHUNK_BYTES = 64 * 2**20    # float32 native-size frames resized at once (official mode): 5 at 720p, 1 at 4K
 
 
@@ -303,5 +306,5 @@ def _center_crop(frames: np.ndarray, size: int) -> np.ndarray:
     return frames[:, top:top + size, left:left + size]
 
 
-__all__ = ["VideoInfo", "VideoClip", "RESIZE_MODES", "sample_frame_indices", "probe_video", "read_video",
-           "resize_frames", "normalize_frames"]
+__all__ = ["VideoInfo", "VideoClip", "RESIZE_MODES", "VIDEO_SUFFIXES", "sample_frame_indices", "probe_video",
+           "read_video", "resize_frames", "normalize_frames"]

@@ -17,13 +17,12 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from ..errors import CheckpointError, VideoDecodeError, VideoExpertError
+from ..video import VIDEO_SUFFIXES
 
 if TYPE_CHECKING:
     from ..model import VideoExpert, VideoFeatures
 
 logger = logging.getLogger(__name__)
-
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v")
 
 
 def save_features(features: "VideoFeatures", path: str | Path, vision: str = "") -> None:

@@ -23,13 +23,13 @@ from pathlib import Path
 
 from ..data.annotations import normalize_id
 from ..result import Prediction
+from ..video import VIDEO_SUFFIXES
 from .benchmarks import TASK_OF, load_annotations
 from .predictions import write_prediction
 
 logger = logging.getLogger(__name__)
 
 CAPTION_PROMPT = "Localize a series of activity events in the video and describe each one."
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg")
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def benchmark_items(benchmark: str, targets: Sequence) -> list[InferItem]:
 
 
 class VideoIndex:
-    """Finds a benchmark video under a folder by id (any common extension, any depth), indexing once."""
+    """Finds a benchmark video under a folder by id (any of `VIDEO_SUFFIXES`, any depth), indexing once."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -71,11 +71,11 @@ class VideoIndex:
         for dirpath, _, files in os.walk(self.root):
             for name in files:
                 path = Path(dirpath, name)
-                if path.suffix.lower() in VIDEO_EXTENSIONS:
+                if path.suffix.lower() in VIDEO_SUFFIXES:
                     self._by_stem.setdefault(path.stem, path)
 
     def find(self, item: InferItem) -> Path:
-        for ext in VIDEO_EXTENSIONS if item.video_hint else ():
+        for ext in VIDEO_SUFFIXES if item.video_hint else ():
             candidate = self.root / f"{item.video_hint}{ext}"
             if candidate.exists():
                 return candidate
@@ -86,7 +86,7 @@ class VideoIndex:
             if stem in self._by_stem:
                 return self._by_stem[stem]
         raise FileNotFoundError(f"no video for {item.video_id!r} under {self.root} "
-                                f"(looked for {', '.join(stems)} with {', '.join(VIDEO_EXTENSIONS)})")
+                                f"(looked for {', '.join(stems)} with {', '.join(VIDEO_SUFFIXES)})")
 
 
 def _repair_tail(path: Path) -> None:
