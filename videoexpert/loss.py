@@ -17,6 +17,8 @@ from .config import LossConfig
 from .head import HeadOutput
 from .spans import frame_times, generalized_iou
 
+IGNORE_INDEX = -100   # label of the tokens the text loss skips (prompt, video, padding), as in transformers
+
 
 def foreground_targets(windows: torch.Tensor, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Foreground mask (b_loc, n) and span target (b_loc, n, 2) of every [LOC].
@@ -65,10 +67,10 @@ def grounding_losses(head: HeadOutput, windows: torch.Tensor, config: LossConfig
 
 
 def text_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Next-token cross-entropy, mean over the supervised (label != -100) tokens of the batch."""
+    """Next-token cross-entropy, mean over the supervised (label != IGNORE_INDEX) tokens of the batch."""
     shift_logits = logits[:, :-1].reshape(-1, logits.shape[-1]).float()
     shift_labels = labels[:, 1:].reshape(-1)
-    return F.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
+    return F.cross_entropy(shift_logits, shift_labels, ignore_index=IGNORE_INDEX)
 
 
 def total_loss(losses: dict[str, torch.Tensor], config: LossConfig) -> torch.Tensor:

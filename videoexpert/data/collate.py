@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..errors import ConfigError
+from ..loss import IGNORE_INDEX
 from ..prompts import chat_prompt
 
 if TYPE_CHECKING:
     from ..model import VideoExpert
-
-IGNORE_INDEX = -100
 
 
 @dataclass
