@@ -7,19 +7,26 @@
 | `cpu`       | fp32   | fp32                                              | fp32                                 |
 
 `auto` picks `cuda` on a CUDA machine with bitsandbytes installed, `cuda-bf16` on one without, and `cpu` otherwise.
+`PROFILE_NAMES` lists the names `select_profile` takes and imports without torch (command-line choices); the
+profiles themselves, `PROFILES`, are built on first use.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
 
+if TYPE_CHECKING:
+    import torch
+
 logger = logging.getLogger(__name__)
+
+PROFILE_NAMES = ("auto", "cuda", "cuda-bf16", "cpu")   # "auto", then every profile of `PROFILES`
 
 
 @dataclass(frozen=True)
@@ -40,11 +47,21 @@ class RuntimeProfile:
                                   bnb_4bit_compute_dtype=self.llm_dtype)
 
 
-PROFILES = {
-    "cuda": RuntimeProfile("cuda", "cuda", torch.float16, torch.bfloat16, torch.bfloat16, load_in_4bit=True),
-    "cuda-bf16": RuntimeProfile("cuda-bf16", "cuda", torch.bfloat16, torch.bfloat16, torch.bfloat16),
-    "cpu": RuntimeProfile("cpu", "cpu", torch.float32, torch.float32, torch.float32),
-}
+@functools.cache
+def _profiles() -> dict[str, RuntimeProfile]:
+    import torch
+
+    return {
+        "cuda": RuntimeProfile("cuda", "cuda", torch.float16, torch.bfloat16, torch.bfloat16, load_in_4bit=True),
+        "cuda-bf16": RuntimeProfile("cuda-bf16", "cuda", torch.bfloat16, torch.bfloat16, torch.bfloat16),
+        "cpu": RuntimeProfile("cpu", "cpu", torch.float32, torch.float32, torch.float32),
+    }
+
+
+def __getattr__(name: str):
+    if name == "PROFILES":   # built on first use, so that PROFILE_NAMES imports without torch
+        return _profiles()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def bitsandbytes_available() -> bool:
@@ -53,22 +70,25 @@ def bitsandbytes_available() -> bool:
 
 def select_profile(name: str | RuntimeProfile | None = "auto", *, cuda: bool | None = None,
                    bnb: bool | None = None) -> RuntimeProfile:
-    """The profile for `name` ("auto", "cuda", "cuda-bf16", "cpu"); `cuda`/`bnb` override detection (tests)."""
+    """The profile for `name` (one of `PROFILE_NAMES`); `cuda`/`bnb` override detection (tests)."""
+    import torch
+
     if isinstance(name, RuntimeProfile):
         return name
+    profiles = _profiles()
     cuda = torch.cuda.is_available() if cuda is None else cuda
     bnb = bitsandbytes_available() if bnb is None else bnb
     name = name or "auto"
     if name == "auto":
         if not cuda:
-            return PROFILES["cpu"]
+            return profiles["cpu"]
         if not bnb:
             logger.warning("bitsandbytes is not installed: using the cuda-bf16 profile instead of 4-bit")
-            return PROFILES["cuda-bf16"]
-        return PROFILES["cuda"]
-    if name not in PROFILES:
-        raise ConfigError(f"unknown profile {name!r}; expected auto, {', '.join(PROFILES)}")
-    profile = PROFILES[name]
+            return profiles["cuda-bf16"]
+        return profiles["cuda"]
+    if name not in profiles:
+        raise ConfigError(f"unknown profile {name!r}; expected one of {', '.join(PROFILE_NAMES)}")
+    profile = profiles[name]
     if profile.device == "cuda" and not cuda:
         raise ConfigError(f"the {name} profile needs a CUDA GPU and none is visible; use the cpu profile")
     if profile.load_in_4bit and not bnb:
