@@ -9,10 +9,10 @@ t_i = (i + 1) / n of the video (official code): the last frame stands for the en
     temporal_iou(a, b)  intersection / hull, 0 when the hull is empty
 
 For spans that overlap, the hull is their union, so `temporal_iou` is the IoU; for disjoint ones the intersection
-is 0. This is how moment_detr, TimeChat, VTimeLLM and NExT-GQA write it. A point span (start == end) has IoU 0.
-Benchmark protocols that round or divide differently keep that difference in a named wrapper beside their metric
-(`eval.qvhighlights.true_iou`, `eval.captioning.caption_iou`, `eval.nextgqa.iou_iop`, the "vtimellm" protocol of
-`eval.grounding.query_iou`), written with these pieces.
+is 0. This is how moment_detr (its paired IoU), TimeChat and VTimeLLM write it. A point span (start == end) has
+IoU 0. Benchmark protocols that round or divide differently keep that difference in a named wrapper beside their
+metric, written with these pieces: `eval.qvhighlights.true_iou`, `eval.captioning.caption_iou`,
+`eval.nextgqa.iou_iop` and `eval.grounding.vtimellm_iou`.
 
 The tensor functions (`frame_times`, `pairwise_iou`, `generalized_iou`, `pad_windows`) serve the temporal head and
 its loss. They import torch when called, so that the metrics in `videoexpert.eval` import without it.
