@@ -16,12 +16,12 @@ import re
 import sys
 
 
-from videoexpert import CheckpointError, ConfigError, Predictor, default_model_source, list_presets, select_profile
+from videoexpert import (PROFILE_NAMES, CheckpointError, ConfigError, Predictor, default_model_source, list_presets,
+                         select_profile, setup_logging)
 
 logger = logging.getLogger("videoexpert.app")
 
 FALLBACK_PRESET = "tiny"
-PROFILES = ("cuda", "cuda-bf16", "cpu")   # DESIGN.md §3, implemented by videoexpert.runtime
 
 
 def parse_size(text: str | int | None) -> int | None:
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None,
                    help="saved model directory or preset name (env VIDEOEXPERT_MODEL; default: "
                         f"checkpoints/videoexpert-demo, else the untrained '{FALLBACK_PRESET}' preset)")
-    p.add_argument("--profile", default=env("VIDEOEXPERT_PROFILE", "auto"), choices=["auto", *PROFILES],
+    p.add_argument("--profile", default=env("VIDEOEXPERT_PROFILE", "auto"), choices=PROFILE_NAMES,
                    help="runtime profile (env VIDEOEXPERT_PROFILE); auto = cuda when a GPU is visible, else cpu")
     p.add_argument("--host", default=env("GRADIO_SERVER_NAME", "127.0.0.1"),
                    help="address to listen on (env GRADIO_SERVER_NAME; 0.0.0.0 to serve the network)")
@@ -122,8 +122,7 @@ def create_app(argv: list[str] | None = None, predictor: Predictor | None = None
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.log_level)
     demo, launch = create_app(argv)
     demo.launch(**launch)
     return 0

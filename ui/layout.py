@@ -17,12 +17,13 @@ from pathlib import Path
 import gradio as gr
 import plotly
 
+from videoexpert import VIDEO_SUFFIXES
+
 from .handlers import Studio
 from .views import header_html, moments_html
 
 STATIC = Path(__file__).resolve().parent / "static"
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"  # plotly.js 4.x, offline
-VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v")
 GPU = dict(concurrency_id="gpu", concurrency_limit=1)
 
 

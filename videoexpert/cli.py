@@ -8,6 +8,9 @@ import logging
 import sys
 from pathlib import Path
 
+from .result import TASKS
+from .runtime import PROFILE_NAMES
+
 logger = logging.getLogger("videoexpert")
 
 
@@ -142,14 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="answer one question about a video and print the result JSON",
                        description="Run one task on a video and print the result (DESIGN.md §5 schema) as JSON.")
     p.add_argument("video", help="path of the video file")
-    p.add_argument("--task", choices=["grounding", "highlight", "captioning", "qa"], default="grounding",
+    p.add_argument("--task", choices=TASKS, default="grounding",
                    help="grounding: when does QUERY happen; highlight: saliency curve for QUERY; captioning: "
                         "dense captions with times; qa: answer QUERY (a question) with an evidence segment")
     p.add_argument("--query", help="what to look for, or the question for --task qa")
     p.add_argument("--options", nargs="+", help="answer options for multiple-choice QA")
     p.add_argument("--model", help="saved model directory or preset name (default: $VIDEOEXPERT_MODEL, "
                                    "then checkpoints/videoexpert-demo)")
-    p.add_argument("--profile", default="auto", choices=["auto", "cuda", "cuda-bf16", "cpu"],
+    p.add_argument("--profile", default="auto", choices=PROFILE_NAMES,
                    help="runtime profile: cuda = 4-bit LLM (bitsandbytes), cuda-bf16, cpu; auto picks by hardware")
     p.add_argument("--device", help="pin a GPU, e.g. cuda:1 (default: the profile's)")
     p.add_argument("--max-new-tokens", type=int, default=128, help="generation budget for captions and answers")
@@ -182,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--videos", required=True, help="folder searched recursively for videos")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--model", help="model whose vision tower encodes (dir or preset; default as for predict)")
-    p.add_argument("--profile", default="auto", choices=["auto", "cuda", "cuda-bf16", "cpu"], help="runtime profile")
+    p.add_argument("--profile", default="auto", choices=PROFILE_NAMES, help="runtime profile")
     p.add_argument("--device", help="pin a GPU, e.g. cuda:1")
     p.add_argument("--overwrite", action="store_true", help="re-encode videos that already have features")
     p.set_defaults(func=cmd_extract_features)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .prompts import LOC, get_templates
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -139,7 +140,7 @@ class ModelConfig:
     head: HeadConfig = field(default_factory=HeadConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
-    loc_token: str = "[LOC]"     # official spelling; the paper writes <LOC>
+    loc_token: str = LOC         # "[LOC]", the official spelling (the paper writes <LOC>); the templates write it
     time_format: str = "loc"     # "loc": [LOC] + temporal head (the paper); "text": times written as text, the
                                  # paper's "w/o temporal head" ablation (two-digit percentages, VTimeLLM style)
     templates: str = "official"  # task templates the model was trained with (videoexpert.prompts.TEMPLATES)
@@ -158,7 +159,6 @@ class ModelConfig:
             raise ConfigError(f"time_format must be 'loc' or 'text', got {self.time_format!r}")
         if self.train_embeddings not in ("full", "rows"):
             raise ConfigError(f"train_embeddings must be 'full' or 'rows', got {self.train_embeddings!r}")
-        from .prompts import get_templates
         get_templates(self.templates)
 
     @property
