@@ -1,6 +1,6 @@
 """The result schema shared by the API, the CLI, the UI and every export (DESIGN.md §5).
 
-A `Prediction` is what `VideoExpert.predict` returns. `to_dict()` gives the JSON form; `from_dict()`
+A `Prediction` is what `Predictor.predict` returns. `to_dict()` gives the JSON form; `from_dict()`
 reads it back (prediction files, cached results), validating as it goes so a malformed file fails
 loudly at the boundary instead of deep inside a metric.
 """
