@@ -16,8 +16,8 @@ import re
 import sys
 
 
-from videoexpert import (PROFILE_NAMES, CheckpointError, ConfigError, Predictor, default_model_source, list_presets,
-                         select_profile, setup_logging)
+from videoexpert import (PROFILE_NAMES, CheckpointError, ConfigError, Predictor, default_model_source, examples_dir,
+                         list_presets, select_profile, setup_logging)
 
 logger = logging.getLogger("videoexpert.app")
 
@@ -69,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="encoded videos kept in memory, LRU (env VIDEOEXPERT_CACHE_SIZE)")
     p.add_argument("--queue-size", type=int, default=int(env("VIDEOEXPERT_QUEUE_SIZE", "16")),
                    help="requests allowed to wait for the model (env VIDEOEXPERT_QUEUE_SIZE)")
-    p.add_argument("--examples", default=env("VIDEOEXPERT_EXAMPLES", "assets"),
-                   help="folder of example videos shown under the player (env VIDEOEXPERT_EXAMPLES)")
+    p.add_argument("--examples", default=env("VIDEOEXPERT_EXAMPLES", None),
+                   help="folder of example videos shown under the player (env VIDEOEXPERT_EXAMPLES; default: the "
+                        "shipped examples, assets/)")
     p.add_argument("--share", action="store_true", help="also open a public Gradio share link")
     p.add_argument("--log-level", default=env("VIDEOEXPERT_LOG_LEVEL", "INFO"), help="DEBUG, INFO, WARNING")
     return p
@@ -108,11 +109,12 @@ def create_app(argv: list[str] | None = None, predictor: Predictor | None = None
     else:
         source, untrained = args.model or predictor.name, (args.model or "") in list_presets()
     model = predictor.model
+    examples = args.examples or str(examples_dir() or "assets")
     info = ModelInfo(name=model.name, description=model.config.description, device=str(model.device),
                      profile=profile, num_frames=model.config.num_frames, source=source, untrained=untrained)
     studio = Studio(predictor, info, limits=Limits(args.max_duration, args.max_file_size),
-                    cache=FeatureCache(args.cache_size), extra_roots=[args.examples])
-    demo = build_demo(studio, examples_dir=args.examples, queue_size=args.queue_size)
+                    cache=FeatureCache(args.cache_size), extra_roots=[examples])
+    demo = build_demo(studio, examples_dir=examples, queue_size=args.queue_size)
     launch = dict(server_name=args.host, server_port=args.port, share=args.share or None,
                   max_file_size=args.max_file_size, **launch_options())
     logger.info("model %s on %s (%s profile)%s", model.name, model.device, profile,

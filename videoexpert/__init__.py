@@ -21,7 +21,7 @@ _LAZY = {
     "VideoClip": ".video", "VideoInfo": ".video", "read_video": ".video", "probe_video": ".video",
     "FeatureCache": ".cache", "content_hash": ".cache",
     "PROFILES": ".runtime", "PROFILE_NAMES": ".runtime", "RuntimeProfile": ".runtime", "select_profile": ".runtime",
-    "setup_logging": ".cli", "VIDEO_SUFFIXES": ".video",
+    "setup_logging": ".cli", "VIDEO_SUFFIXES": ".video", "demo_model_dir": ".bundled", "examples_dir": ".bundled",
     "write_json": ".export", "write_subtitles": ".export", "write_clip": ".export",
     "write_highlight_reel": ".export",
 }
@@ -44,7 +44,7 @@ __all__ = [
     "Prediction", "Segment", "Saliency", "TASKS",
     "VideoClip", "VideoInfo", "read_video", "probe_video",
     "FeatureCache", "content_hash", "PROFILES", "PROFILE_NAMES", "RuntimeProfile", "select_profile", "setup_logging",
-    "VIDEO_SUFFIXES",
+    "VIDEO_SUFFIXES", "demo_model_dir", "examples_dir",
     "write_json", "write_subtitles", "write_clip", "write_highlight_reel",
     "VideoExpertError", "ConfigError", "VideoDecodeError", "CheckpointError", "InputError", "ResultSchemaError",
     "__version__",

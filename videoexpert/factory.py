@@ -27,6 +27,7 @@ from safetensors.torch import save_file
 
 from .config import ModelConfig, get_preset, list_presets
 from .runtime import PROFILES, RuntimeProfile, select_profile, warn_if_large_on_cpu
+from .bundled import demo_model_dir
 from .errors import CheckpointError
 from .hub import resolve_repo
 from .model import VideoExpert
@@ -204,16 +205,15 @@ def _embedding_rows(state: dict[str, torch.Tensor], model: VideoExpert, file) ->
     return out
 
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "checkpoints" / "videoexpert-demo"
-
-
 def default_model_source(model: str | None = None) -> str:
-    """`model`, else $VIDEOEXPERT_MODEL, else the shipped demo model (checkpoints/videoexpert-demo)."""
+    """`model`, else $VIDEOEXPERT_MODEL, else the shipped demo model (the checkout's checkpoints/videoexpert-demo,
+    else the copy inside an installed wheel: `videoexpert.bundled`)."""
     source = model or os.environ.get("VIDEOEXPERT_MODEL")
     if source:
-        return source
-    if (DEFAULT_MODEL_DIR / CONFIG_NAME).is_file():
-        return str(DEFAULT_MODEL_DIR)
+        return str(source)
+    demo = demo_model_dir()
+    if demo is not None:
+        return str(demo)
     raise CheckpointError("no model given and no demo model in checkpoints/videoexpert-demo: pass a saved model "
                           "directory or a preset name (e.g. 'tiny', random weights), or set VIDEOEXPERT_MODEL")
 
