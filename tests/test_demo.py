@@ -16,6 +16,7 @@ from demo.build import build_text_times_ablation, check_work_dir
 from demo.evaluate import world_features
 
 
+@pytest.mark.slow
 def test_reduced_recipe_runs_and_saves_a_loadable_model(tmp_path):
     recipe = DemoRecipe.reduced()
     # first as on a GPU lease: features from 2 processes, training only; then the same call finishes the job
@@ -65,6 +66,7 @@ def test_reduced_recipe_runs_and_saves_a_loadable_model(tmp_path):
     assert abs(pred.duration - truth["video"]["duration"]) < 0.2
 
 
+@pytest.mark.slow
 def test_ablation_trains_with_the_same_runs_as_the_build(tmp_path):
     recipe = DemoRecipe.reduced()
     build(recipe, tmp_path / "model", tmp_path / "work", train_only=True)

@@ -35,6 +35,7 @@ def test_linear_probe_separates_separable_classes_and_centring_removes_the_colou
     assert torch.allclose(centred[labels == 1].mean(0), torch.zeros(8), atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHIPPED.is_dir(), reason="the shipped demo model is not in this checkout")
 def test_probe_reads_colour_from_the_shipped_vision_tower(probe, capsys):
 

@@ -50,6 +50,7 @@ def test_the_demo_answers_every_task_on_the_examples(demo, video):
             assert "During" in d["answer"] and any(w in d["answer"] for w in ("circle", "square", "triangle", "diamond"))
 
 
+@pytest.mark.slow
 def test_world_scores_split_seen_and_held_out_pairs(demo):
     """The held-out split reports each metric over items about a seen colour-shape pair and about a held-out one."""
     from demo.world import HELD_OUT_PAIRS, generate_videos
