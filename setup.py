@@ -39,9 +39,8 @@ class BuildPyWithBundle(build_py):
 
 
 class SdistWithBundle(sdist):
-    def add_defaults(self):
-        super().add_defaults()
-        self.filelist.extend(str(p.relative_to(ROOT)) for p in bundled_files())
+    def make_release_tree(self, base_dir, files):
+        super().make_release_tree(base_dir, [*files, *(str(p.relative_to(ROOT)) for p in bundled_files())])
 
 
 setup(cmdclass={"build_py": BuildPyWithBundle, "sdist": SdistWithBundle})
