@@ -1,8 +1,10 @@
 """What an installed wheel relies on: the demo model and examples found in a checkout or in the bundle the wheel
-build copies into the package (setup.py). The wheel itself is built, installed and run from outside the checkout
-by `make wheel-check`."""
+build copies into the package (setup.py), and a lock that pins every requirement within its stated range.
+The wheel itself is built, installed and run from outside the checkout by `make wheel-check`."""
 
 from pathlib import Path
+
+from packaging.requirements import Requirement
 
 from videoexpert import bundled
 
@@ -54,3 +56,29 @@ def test_site_packages_is_not_taken_for_a_checkout(monkeypatch, tmp_path):
     (tmp_path / "site" / "pyproject.toml").unlink()
     assert bundled.demo_model_dir() is None and bundled.examples_dir() is None
 
+
+def _requirements(path: Path) -> list[Requirement]:
+    out = []
+    for line in path.read_text().splitlines():
+        line = line.split(" #")[0].strip()
+        if line.startswith("-r "):
+            out += _requirements(path.parent / line[3:].strip())
+        elif line and not line.startswith("#"):
+            out.append(Requirement(line))
+    return out
+
+
+def test_the_lock_pins_every_requirement_within_its_range():
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name] = version
+    for req in _requirements(ROOT / "requirements-dev.txt"):
+        name = req.name.lower().replace("_", "-")
+        if name in ("torch", "torchvision"):   # pinned by the Makefile's TORCH
+            assert name not in pins
+            continue
+        assert name in pins, f"{req} has no pin in requirements.lock: run `make lock`"
+        assert req.specifier.contains(pins[name], prereleases=True), \
+            f"requirements.lock pins {name}=={pins[name]}, outside {req}: run `make lock`"
