@@ -1,10 +1,11 @@
 """Scores of a model on the demo world, whose ground truth is exact.
 
-    grounding    R1@0.5 and mIoU of the top segment
+    grounding    R1@0.5, R1@0.7 and mIoU of the top segment (`videoexpert.eval.evaluate_grounding`, in seconds)
     highlight    HIT@1: the frame with the highest saliency lies inside the event's window
-    captioning   share of ground-truth events matched by a predicted segment at tIoU >= 0.5 whose sentence is a
-                 correct description of that event (any of the world's wordings for it)
+    captioning   share of ground-truth events matched by a predicted segment at tIoU >= 0.5 (`spans.temporal_iou`)
+                 whose sentence is a correct description of that event (any of the world's wordings for it)
     qa           multiple-choice accuracy, and the share of questions whose evidence segment has IoP >= 0.5
+                 (NExT-GQA's IoP, `videoexpert.eval.nextgqa`; a question without a segment counts as a miss)
 
 Each metric is also given over the items about a colour-shape pair seen in training and over those about a
 held-out pair (an event whose object shows such a pair as it starts, or takes one by changing colour).
@@ -21,35 +22,27 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..data.synthetic import HELD_OUT_PAIRS
-from ..data.synthetic_text import caption_sentence
+from videoexpert import Predictor
+from videoexpert.data.annotations import GroundingQuery
+from videoexpert.eval.grounding import evaluate_grounding
+from videoexpert.eval.nextgqa import best_iou_iop
+from videoexpert.spans import temporal_iou
+
+from .world import HELD_OUT_PAIRS
+from .world_text import caption_sentence
 
 logger = logging.getLogger(__name__)
 
 
 def world_features(model, video):
     """Vision features of a generated video at the model's sampled frames, rendered without an mp4 round trip."""
-    from ..model import VideoFeatures
+    from videoexpert.predictor import VideoFeatures
 
     times = video.sample_times(model.config.num_frames)
     frames = torch.from_numpy(video.render(times, model.config.vision.image_size)).permute(0, 3, 1, 2)
     cls_tokens, patch_tokens = model.encode_frames(frames)
     return VideoFeatures(cls_tokens.cpu(), patch_tokens.cpu(), tuple(float(t) for t in times), video.duration,
                          video.name)
-
-
-def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
-    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
-    union = max(a[1], b[1]) - min(a[0], b[0])
-    return inter / union if union > 0 else 0.0
-
-
-def iop(pred: tuple[float, float], gt: tuple[float, float]) -> float:
-    """Intersection over the prediction's length (NExT-GQA); a point prediction counts 1 if inside."""
-    length = pred[1] - pred[0]
-    if length <= 0:
-        return float(gt[0] <= pred[0] <= gt[1])
-    return max(0.0, min(pred[1], gt[1]) - max(pred[0], gt[0])) / length
 
 
 def _normalise(sentence: str) -> str:
@@ -94,35 +87,38 @@ def evaluate_world(model, videos, tasks=("grounding", "highlight", "captioning",
                    max_new_tokens: int = 160) -> WorldScores:
     # per metric, one (is the item about a held-out colour-shape pair, value) per query, event or question
     records: dict[str, list[tuple[bool, float]]] = defaultdict(list)
+    # grounding: (held-out pair?, query) and each query's top segment, scored by videoexpert.eval at the end
+    queries: list[tuple[bool, GroundingQuery]] = []
+    tops: dict[str, tuple[float, float] | None] = {}
     held_out_pairs = set(HELD_OUT_PAIRS)
     for video in tqdm(videos, desc="evaluating on the demo world", unit="video"):
         features = world_features(model, video)
         facts = video.event_facts()
         held_out = {f.index for f in facts if f.pairs & held_out_pairs}
         if "grounding" in tasks or "highlight" in tasks:
-            for item in video.grounding_queries():
-                pred = model.predict(features, "grounding", item.query)
+            for i, item in enumerate(video.grounding_queries()):
+                pred = Predictor(model).predict(features, "grounding", item.query)
                 top = pred.top
-                overlap = iou((top.start, top.end), (item.start, item.end)) if top else 0.0
                 if pred.saliency.scores:
                     peak = pred.saliency.times[int(np.argmax(pred.saliency.scores))]
                 else:  # no saliency curve (times written as text): the middle of the answer
                     peak = (top.start + top.end) / 2 if top else -1.0
                 held = item.event in held_out
                 if "grounding" in tasks:
-                    records["grounding/R1@0.5"].append((held, float(overlap >= 0.5)))
-                    records["grounding/R1@0.7"].append((held, float(overlap >= 0.7)))
-                    records["grounding/mIoU"].append((held, overlap))
+                    query = GroundingQuery(f"{video.name}#{i}", video.name, item.query, item.start, item.end,
+                                           video.duration)
+                    queries.append((held, query))
+                    tops[query.id] = (top.start, top.end) if top else None
                 if "highlight" in tasks:
                     records["highlight/HIT@1"].append((held, float(item.start <= peak <= item.end)))
         if "captioning" in tasks:
-            pred = model.predict(features, "captioning", max_new_tokens=max_new_tokens)
+            pred = Predictor(model).predict(features, "captioning", max_new_tokens=max_new_tokens)
             used = set()
             for f in facts:
                 wordings = paraphrases(f)
                 matched = False
                 for j, seg in enumerate(pred.segments):
-                    if j not in used and iou((seg.start, seg.end), (f.start, f.end)) >= 0.5 \
+                    if j not in used and temporal_iou((seg.start, seg.end), (f.start, f.end)) >= 0.5 \
                             and _normalise(seg.label + ".") in wordings:
                         used.add(j)
                         matched = True
@@ -131,17 +127,40 @@ def evaluate_world(model, videos, tasks=("grounding", "highlight", "captioning",
                                                                                           float(matched)))
         if "qa" in tasks:
             for item in video.qa_items():
-                pred = model.predict(features, "qa", item.question, item.options, max_new_tokens=24)
+                pred = Predictor(model).predict(features, "qa", item.question, item.options, max_new_tokens=24)
                 top = pred.top
                 held = item.event in held_out
                 records["qa/accuracy"].append((held, float(pred.choice == item.answer_index)))
-                records["qa/evidence IoP>=0.5"].append(
-                    (held, float(top is not None and iop((top.start, top.end), (item.start, item.end)) >= 0.5)))
-    return _summarise(records)
-
-
-def _summarise(records: dict[str, list[tuple[bool, float]]]) -> WorldScores:
+                iop = best_iou_iop(((item.start, item.end),), (top.start, top.end))[1] if top else 0.0
+                records["qa/evidence IoP>=0.5"].append((held, float(iop >= 0.5)))
     scores = WorldScores()
+    _summarise_grounding(queries, tops, scores)
+    _summarise(records, scores)
+    return scores
+
+
+def _summarise_grounding(queries: list[tuple[bool, GroundingQuery]], tops: dict[str, tuple[float, float] | None],
+                         scores: WorldScores) -> None:
+    """R1@t and mIoU of the top segment by `evaluate_grounding`, over all queries and over each pair subset."""
+    subsets = {None: [q for _, q in queries]}
+    subsets.update({subset: [q for held, q in queries if held == is_held]
+                    for subset, is_held in zip(PAIR_SUBSETS, (False, True))})
+    for subset, items in subsets.items():
+        if not items:
+            continue
+        m = evaluate_grounding(items, tops, thresholds=(0.5, 0.7))    # in percent
+        values = {"grounding/R1@0.5": m.recall[0.5] / 100, "grounding/R1@0.7": m.recall[0.7] / 100,
+                  "grounding/mIoU": m.miou / 100}
+        if subset is None:
+            scores.metrics.update(values)
+            scores.counts["grounding"] = len(items)
+        else:
+            scores.by_pair.setdefault(subset, {}).update(values)
+            scores.by_pair_counts.setdefault(subset, {})["grounding"] = len(items)
+
+
+def _summarise(records: dict[str, list[tuple[bool, float]]], scores: WorldScores) -> None:
+    """Every other metric: the mean of its per-item values, over all items and over each pair subset."""
     for name, items in records.items():
         task = name.split("/")[0]
         held = np.array([h for h, _ in items], dtype=bool)
@@ -152,4 +171,3 @@ def _summarise(records: dict[str, list[tuple[bool, float]]]) -> WorldScores:
             if mask.any():
                 scores.by_pair.setdefault(subset, {})[name] = float(values[mask].mean())
                 scores.by_pair_counts.setdefault(subset, {})[task] = int(mask.sum())
-    return scores
