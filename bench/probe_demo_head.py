@@ -38,9 +38,10 @@ from videoexpert.data.collate import collate, make_example
 from videoexpert.data.features import load_features
 from demo.world import generate_videos
 from demo.evaluate import world_features
-from videoexpert.head import TemporalHead, frame_times
+from videoexpert.head import TemporalHead
 from videoexpert.loss import grounding_losses, total_loss
 from videoexpert.model import VideoExpert
+from videoexpert.spans import frame_times
 from videoexpert import load_model
 
 logger = logging.getLogger("probe_demo_head")

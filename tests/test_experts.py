@@ -102,7 +102,7 @@ def test_wraps_bitsandbytes_linear4bit():
 def test_gradient_checkpointing_recomputes_with_the_same_routing():
     """Checkpointed layers are recomputed in backward, after the routing block of `forward` has closed; the gradients
     of both experts must still equal those of a run that keeps its activations (the GPU QLoRA run found this)."""
-    from videoexpert.data import collate, make_example
+    from videoexpert.data.collate import collate, make_example
 
     grads = []
     for checkpointing in (False, True):

@@ -113,7 +113,7 @@ def test_bad_inputs_are_clear_errors(tiny_model, event_video, tmp_path):
 
 
 def test_forward_computes_all_losses_and_checks_placeholders(tiny_model):
-    from videoexpert.data import collate, make_example
+    from videoexpert.data.collate import collate, make_example
     n, d = tiny_model.config.num_frames, tiny_model.config.vision_width
     g = torch.Generator().manual_seed(0)
     ex = make_example(tiny_model, torch.randn(n, d, generator=g), torch.randn(n, 16, d, generator=g),

@@ -13,7 +13,7 @@ import torch
 
 from tests.media import event_frames, write_video
 from videoexpert import Predictor, create_model
-from videoexpert.data import collate, make_example
+from videoexpert.data.collate import collate, make_example
 from videoexpert.spans import temporal_iou
 
 CLIPS = [  # colour, frames visible (of 100 at 10 fps), query

@@ -67,7 +67,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_extract_features(args: argparse.Namespace) -> int:
     from . import load_model
-    from .data.features import VIDEO_SUFFIXES, extract_features
+    from .data.features import extract_features
+    from .video import VIDEO_SUFFIXES
 
     videos = sorted(p for p in Path(args.videos).rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
     if not videos:

@@ -26,15 +26,15 @@ from .config import ModelConfig
 from .errors import ConfigError
 from .experts import ExpertRouter, add_experts, route_tokens
 from .head import HeadOutput, TemporalHead
-from .loss import grounding_losses, text_loss, total_loss
+from .loss import IGNORE_INDEX, grounding_losses, text_loss, total_loss
 from .prompts import VIDEO_PLACEHOLDER, chat_prompt, get_templates
+from .spans import pad_windows
 from .video import normalize_frames
 from .vision import VisionTower
 
 logger = logging.getLogger(__name__)
 
 VIDEO_TOKEN_INDEX = -200  # placeholder id of a visual token in input_ids (never looked up in the embedding)
-IGNORE_INDEX = -100
 
 
 @dataclass
@@ -329,14 +329,6 @@ class VideoExpert(nn.Module):
                 weight._videoexpert_row_hook = True
             params.append(weight)
         return params
-
-
-def pad_windows(loc_windows: list[torch.Tensor]) -> torch.Tensor:
-    """Concatenate per-sample (num_locs, [K,] 2) windows into (total_locs, K_max, 2), padding with NaN rows."""
-    rows = [w.reshape(w.shape[0], -1, 2) if w.numel() else w.reshape(0, 1, 2) for w in loc_windows]
-    k = max(r.shape[1] for r in rows)
-    padded = [torch.cat([r, r.new_full((r.shape[0], k - r.shape[1], 2), float("nan"))], dim=1) for r in rows]
-    return torch.cat(padded)
 
 
 def _sample(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None) -> int:

@@ -30,6 +30,7 @@ from .head import decode_spans
 from .model import VideoExpert
 from .result import Prediction, Saliency
 from .runtime import RuntimeProfile
+from .spans import frame_seconds
 from .tasks import LocSpans, get_task
 from .video import VideoClip, read_video
 
@@ -157,7 +158,7 @@ class Predictor:
         segments = spec.segments(query, reply.locs, sentences, answer)
         text = prompts.render_locs(reply.loc_text, [loc.spans[0] for loc in reply.locs], model.config.loc_token)
         n = features.num_frames
-        times = tuple((i + 1) / n * features.duration for i in range(n)) if reply.saliency else ()
+        times = frame_seconds(n, features.duration) if reply.saliency else ()
         return Prediction(task=task, query=query, duration=features.duration, num_frames=n, answer=reply.answer,
                           text=text, segments=tuple(segments), saliency=Saliency(times, tuple(reply.saliency)),
                           model=model.name, timings_s=timings, choice=choice)

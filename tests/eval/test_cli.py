@@ -68,7 +68,7 @@ class FakeModel:
 def test_infer_resumes_and_reports_failures(tmp_path, monkeypatch):
     import videoexpert
 
-    monkeypatch.setattr(videoexpert, "VideoExpert", FakeModel, raising=False)
+    monkeypatch.setattr(videoexpert, "Predictor", FakeModel, raising=False)
     monkeypatch.setattr(FakeModel, "loaded", [])
     annotations = tmp_path / "charades_sta_test.txt"
     annotations.write_text("AAA 0.0 10.0##person opens a door.\nBBB 5.0 15.0##person sits.\n"

@@ -10,30 +10,28 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from ..errors import CheckpointError, VideoDecodeError, VideoExpertError
+from ..model import VideoExpert
+from ..predictor import Predictor, VideoFeatures
 from ..video import VIDEO_SUFFIXES
-
-if TYPE_CHECKING:
-    from ..model import VideoExpert, VideoFeatures
 
 logger = logging.getLogger(__name__)
 
 
-def save_features(features: "VideoFeatures", path: str | Path, vision: str = "") -> None:
+def save_features(features: VideoFeatures, path: str | Path, vision: str = "") -> None:
     meta = {"duration": json.dumps(features.duration), "times": json.dumps(list(features.times)),
             "source": features.source, "vision": vision}
     save_file({"cls": features.cls_tokens.half().contiguous().cpu(),
                "patches": features.patch_tokens.half().contiguous().cpu()}, str(path), metadata=meta)
 
 
-def load_features(path: str | Path) -> "VideoFeatures":
-    from ..model import VideoFeatures
+def load_features(path: str | Path) -> VideoFeatures:
 
     try:
         with safe_open(str(path), framework="pt") as f:
@@ -59,7 +57,7 @@ def find_videos(video_dir: str | Path) -> dict[str, Path]:
 class FeatureSource:
     """Features of a video by id: from a folder of extracted features, else decoded and encoded on the fly."""
 
-    def __init__(self, model: "VideoExpert", features_dir: str | Path | None = None,
+    def __init__(self, model: VideoExpert, features_dir: str | Path | None = None,
                  video_dir: str | Path | None = None) -> None:
         if features_dir is None and video_dir is None:
             raise VideoExpertError("a data source needs a features folder or a videos folder")
@@ -67,17 +65,17 @@ class FeatureSource:
         self.features_dir = Path(features_dir) if features_dir else None
         self.videos = find_videos(video_dir) if video_dir else {}
 
-    def __call__(self, video_id: str) -> "VideoFeatures":
+    def __call__(self, video_id: str) -> VideoFeatures:
         if self.features_dir is not None:
             path = self.features_dir / f"{video_id}.safetensors"
             if path.is_file():
                 return load_features(path)
         if video_id in self.videos:
-            return self.model.encode_video(self.videos[video_id])
+            return Predictor(self.model).encode(self.videos[video_id])
         raise VideoDecodeError(f"no features or video for {video_id!r}")
 
 
-def extract_features(model: "VideoExpert", videos: Iterable[Path], out_dir: str | Path,
+def extract_features(model: VideoExpert, videos: Iterable[Path], out_dir: str | Path,
                      overwrite: bool = False) -> dict[str, int]:
     """Encode every video once; unreadable videos are logged and counted, not fatal. Resumable (skips done files)."""
     out_dir = Path(out_dir)
@@ -89,7 +87,7 @@ def extract_features(model: "VideoExpert", videos: Iterable[Path], out_dir: str 
             counts["skipped"] += 1
             continue
         try:
-            features = model.encode_video(path)
+            features = Predictor(model).encode(path)
         except VideoDecodeError as e:
             logger.warning("skipping %s: %s", path, e)
             counts["failed"] += 1

@@ -200,13 +200,13 @@ def infer_benchmark(benchmark: str, annotations: str | Path, videos: str | Path,
         logger.info("all %d items are already in %s", len(items), out)
         return InferSummary(total=len(items), skipped=len(items))
 
-    from videoexpert import VideoExpert   # lazy: the metrics must not import torch
+    from videoexpert import Predictor   # lazy: the metrics must not import torch
 
     device = str(state.device) if world > 1 else None
-    net = VideoExpert.from_pretrained(model, device=device)
+    predictor = Predictor.from_pretrained(model, device=device)
 
     def predict(item: InferItem) -> Prediction:
-        return net.predict(str(index.find(item)), item.task, item.query, options=list(item.options or []) or None)
+        return predictor.predict(str(index.find(item)), item.task, item.query, options=list(item.options or []) or None)
 
     if world == 1:
         summary = run_inference(todo, predict, out, done=set(), progress=progress)
