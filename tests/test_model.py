@@ -9,6 +9,7 @@ from safetensors.torch import load_file, save_file
 
 from videoexpert import (CheckpointError, ConfigError, InputError, Prediction, Predictor, VideoDecodeError,
                          create_model, get_preset, list_presets, load_model, save_model)
+from videoexpert.prompts import chat_prompt
 
 TASKS = [("grounding", "the red square appears", None), ("highlight", "the red square appears", None),
          ("captioning", "", None), ("qa", "what colour is the square?", ["red", "green", "blue"])]
@@ -65,6 +66,33 @@ def test_cached_features_give_the_same_answer(tiny_model, event_video):
     b = Predictor(tiny_model).predict(features, "grounding", "the square")
     assert a.segments == b.segments and a.saliency == b.saliency
     assert "decode" not in b.timings_s                         # nothing decoded the second time
+
+
+def test_generation_uses_the_decoders_own_cache_keyword(tiny_model, event_video, recwarn):
+    """transformers 5.2x renamed the decoder's `past_key_values` to `cache` (the old name warns and goes in 5.40): the
+    model passes whichever the installed decoder takes, and a cached greedy answer equals an uncached recomputation."""
+    import inspect
+
+    params = inspect.signature(tiny_model.llm.get_decoder().forward).parameters
+    assert tiny_model._cache_kwarg in params
+    predictor = Predictor(tiny_model)
+    features = predictor.encode(event_video)
+    visual = predictor.visual_tokens(features)
+    prompt = chat_prompt(tiny_model.templates.question("captioning"))
+    out = tiny_model.generate(visual, prompt, max_new_tokens=6, min_new_tokens=6)
+    assert not [w for w in recwarn if "past_key_values" in str(w.message)]
+    # the same tokens from full forward passes without any cache
+    ids, _ = tiny_model.tokenize(prompt)
+    tokens = []
+    for _ in range(6):
+        input_ids = torch.tensor([ids + tokens])
+        with torch.no_grad():
+            logits = tiny_model(input_ids, features.cls_tokens[None], features.patch_tokens[None]).logits
+        logits = logits[0, -1].float()
+        stop = [t for t in (tiny_model.tokenizer.eos_token_id, tiny_model.tokenizer.pad_token_id) if t is not None]
+        logits[stop] = float("-inf")
+        tokens.append(int(logits.argmax()))
+    assert out.token_ids == tokens
 
 
 def test_save_and_load_round_trip(tiny_model, event_video, tmp_path):
@@ -234,7 +262,6 @@ def test_stage2_trains_the_whole_embeddings_and_saves_only_the_rows_that_moved(t
 def test_official_templates_tokenise_loc_as_the_official_tokenizer_does(tiny_model):
     """[LOC] is a plain added token; the text is split there and stripped on both sides (transformers 4.31's slow
     tokenizer), so the state that predicts [LOC] is the one at "From", and labels cover exactly the answer."""
-    from videoexpert.prompts import chat_prompt
     prompt = chat_prompt(tiny_model.templates.question("grounding", "a dog"))
     ids, labels = tiny_model.tokenize(prompt, "From [LOC].")
     loc = ids.index(tiny_model.loc_token_id)
