@@ -32,6 +32,7 @@ from safetensors.torch import save_file
 from .factory import CONFIG_NAME, FORMAT, WEIGHTS_NAME
 from .config import ExpertConfig, HeadConfig, LLMConfig, ModelConfig, get_preset
 from .errors import CheckpointError
+from .model_card import write_model_card
 from .torchscript import first_line, load_state_dict_file
 from .vision import fit_vision_weights, read_vision_weights, record_activation
 
@@ -208,7 +209,6 @@ def convert_official(stage2_dir: str | Path, projector: str | Path, llm: str, ou
     save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(out / WEIGHTS_NAME),
               metadata={"format": FORMAT, "converted_from": "coffeecolamind/VideoExpert"})
     config.to_json(out / CONFIG_NAME)
-    from .model_card import write_model_card
     write_model_card(out, config, license="cc-by-nc-nd-4.0")
     return report
 

@@ -25,13 +25,14 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .config import ModelConfig, get_preset, list_presets
-from .runtime import PROFILES, RuntimeProfile, select_profile, warn_if_large_on_cpu
 from .bundled import demo_model_dir
+from .config import ModelConfig, get_preset, list_presets
 from .errors import CheckpointError
 from .hub import resolve_repo
 from .model import VideoExpert
 from .model_card import write_model_card
+from .runtime import PROFILES, RuntimeProfile, select_profile, warn_if_large_on_cpu
+from .tokenizer import load_tokenizer, train_tokenizer
 from .vision import VisionTower
 
 logger = logging.getLogger(__name__)
@@ -61,15 +62,13 @@ def build_backbones(config: ModelConfig, base_dir: str | Path | None = None, pro
         if profile.load_in_4bit:
             kwargs.update(quantization_config=profile.quantization_config(), device_map={"": profile.device})
         try:
-            from .tokenizer import load_tokenizer  # Vicuna's folder has only tokenizer.model: converted there
-            tokenizer = load_tokenizer(tokenizer_source)
+            tokenizer = load_tokenizer(tokenizer_source)   # Vicuna's folder has only tokenizer.model: converted
             llm = AutoModelForCausalLM.from_pretrained(source, **kwargs)
         except OSError as e:
             raise CheckpointError(f"cannot load the LLM {source!r}: {e}") from e
         if not profile.load_in_4bit:
             llm.to(profile.device)
     else:
-        from .tokenizer import train_tokenizer
         arch = dict(llm_cfg.arch_config)
         tokenizer = train_tokenizer(vocab_size=int(arch.get("vocab_size", 512)))
         arch.update(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,

@@ -31,6 +31,7 @@ from .data.collate import collate, make_example
 from .data.features import FeatureSource
 from .data.sources import Sample, read_samples
 from .errors import ConfigError
+from .factory import load_model, save_model
 
 logger = logging.getLogger(__name__)
 
@@ -173,8 +174,6 @@ def train(cfg: TrainConfig) -> Path:
     from accelerate.utils import set_seed
     from tqdm.auto import tqdm
     from transformers import get_cosine_schedule_with_warmup
-
-    from .factory import load_model, save_model
 
     output_dir = Path(cfg.output_dir)
     accelerator = Accelerator(gradient_accumulation_steps=cfg.grad_accum, mixed_precision=cfg.mixed_precision,
