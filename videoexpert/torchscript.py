@@ -330,8 +330,10 @@ def load_state_dict_file(path: Path, not_what: str = "a plain tensor checkpoint"
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise CheckpointError(f"{name} is {not_what} (refused to unpickle: {unpickling_reason(e)})") from e
-    except (RuntimeError, OSError, EOFError, ValueError) as e:
+    except OSError as e:
         raise CheckpointError(f"cannot read {name}: {first_line(e)}") from e
+    except Exception as e:  # bytes that are no pickle at all: the unpickler fails with whatever opcode it met
+        raise CheckpointError(f"{name} is {not_what} ({type(e).__name__}: {first_line(e)})") from e
     if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
         loaded = loaded["state_dict"]
     if not isinstance(loaded, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
