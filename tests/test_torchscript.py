@@ -5,6 +5,7 @@ import copy
 import io
 import os
 import pickle
+import random
 import warnings
 import zipfile
 from pathlib import Path
@@ -155,7 +156,7 @@ def test_tensor_outside_its_storage_is_refused(archive, tmp_path):
 
 def test_not_an_archive(tmp_path):
     junk = tmp_path / "junk.pt"
-    junk.write_bytes(os.urandom(256))
+    junk.write_bytes(random.Random(0).randbytes(256))
     with pytest.raises(CheckpointError, match="not a zip"):
         read_torchscript_state_dict(junk)
     empty = tmp_path / "empty.pt"
