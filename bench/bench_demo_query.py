@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
 
     start = time.perf_counter()
-    model = load_model(args.model).eval()
+    predictor = Predictor(load_model(args.model).eval())
     load_s = time.perf_counter() - start
     videos = sorted(Path(args.assets).glob("*.mp4"))
     if not videos:
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         return json.loads(video.with_suffix(".json").read_text())["grounding"][0]["query"]
 
     start = time.perf_counter()
-    Predictor(model).predict(videos[0], "grounding", query(videos[0]))
+    predictor.predict(videos[0], "grounding", query(videos[0]))
     cold_s = time.perf_counter() - start
 
     rows = []
@@ -54,13 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         q, full, cached, stages = query(video), [], [], []
         for _ in range(args.repeats):
             start = time.perf_counter()
-            pred = Predictor(model).predict(video, "grounding", q)
+            pred = predictor.predict(video, "grounding", q)
             full.append(time.perf_counter() - start)
             stages.append(pred.timings_s)
-        features = Predictor(model).encode(video)
+        features = predictor.encode(video)
         for _ in range(args.repeats):
             start = time.perf_counter()
-            Predictor(model).predict(features, "grounding", q)
+            predictor.predict(features, "grounding", q)
             cached.append(time.perf_counter() - start)
         mean = {k: statistics.mean(s.get(k, 0.0) for s in stages) for k in STAGES}
         rows.append((video.name, pred.duration, statistics.median(full), statistics.median(cached), mean))

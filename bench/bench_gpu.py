@@ -249,18 +249,18 @@ def profile_agreement(model_dir: Path, profiles: list[str]) -> dict:
     segments: list[list[tuple[float, float, float]]] = []   # per profile, loaded anew each time (cpu, cpu: 0)
     queries: list[str] = []
     for profile in profiles:
-        model = load_model(model_dir, profile=profile).eval()
+        predictor = Predictor(load_model(model_dir, profile=profile).eval())
         out = []
         with torch.inference_mode():
             for truth in assets:
-                features = Predictor(model).encode(truth.with_suffix(".mp4"))
+                features = predictor.encode(truth.with_suffix(".mp4"))
                 for query in json.loads(truth.read_text())["grounding"]:
-                    top = Predictor(model).predict(features, "grounding", query["query"]).top
+                    top = predictor.predict(features, "grounding", query["query"]).top
                     out.append((top.start, top.end, features.duration))
                     if len(queries) < len(out):
                         queries.append(f"{truth.stem}: {query['query']}")
         segments.append(out)
-        del model
+        del predictor
     pairs = {}
     for i, a_name in enumerate(profiles):
         for j in range(i + 1, len(profiles)):

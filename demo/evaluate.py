@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from videoexpert import Predictor
+from videoexpert import Predictor, VideoFeatures
 from videoexpert.data.annotations import GroundingQuery
 from videoexpert.eval.grounding import evaluate_grounding
 from videoexpert.eval.nextgqa import best_iou_iop
@@ -36,8 +36,6 @@ logger = logging.getLogger(__name__)
 
 def world_features(model, video):
     """Vision features of a generated video at the model's sampled frames, rendered without an mp4 round trip."""
-    from videoexpert.predictor import VideoFeatures
-
     times = video.sample_times(model.config.num_frames)
     frames = torch.from_numpy(video.render(times, model.config.vision.image_size)).permute(0, 3, 1, 2)
     cls_tokens, patch_tokens = model.encode_frames(frames)
@@ -91,13 +89,14 @@ def evaluate_world(model, videos, tasks=("grounding", "highlight", "captioning",
     queries: list[tuple[bool, GroundingQuery]] = []
     tops: dict[str, tuple[float, float] | None] = {}
     held_out_pairs = set(HELD_OUT_PAIRS)
+    predictor = Predictor(model)
     for video in tqdm(videos, desc="evaluating on the demo world", unit="video"):
         features = world_features(model, video)
         facts = video.event_facts()
         held_out = {f.index for f in facts if f.pairs & held_out_pairs}
         if "grounding" in tasks or "highlight" in tasks:
             for i, item in enumerate(video.grounding_queries()):
-                pred = Predictor(model).predict(features, "grounding", item.query)
+                pred = predictor.predict(features, "grounding", item.query)
                 top = pred.top
                 if pred.saliency.scores:
                     peak = pred.saliency.times[int(np.argmax(pred.saliency.scores))]
@@ -112,7 +111,7 @@ def evaluate_world(model, videos, tasks=("grounding", "highlight", "captioning",
                 if "highlight" in tasks:
                     records["highlight/HIT@1"].append((held, float(item.start <= peak <= item.end)))
         if "captioning" in tasks:
-            pred = Predictor(model).predict(features, "captioning", max_new_tokens=max_new_tokens)
+            pred = predictor.predict(features, "captioning", max_new_tokens=max_new_tokens)
             used = set()
             for f in facts:
                 wordings = paraphrases(f)
@@ -127,7 +126,7 @@ def evaluate_world(model, videos, tasks=("grounding", "highlight", "captioning",
                                                                                           float(matched)))
         if "qa" in tasks:
             for item in video.qa_items():
-                pred = Predictor(model).predict(features, "qa", item.question, item.options, max_new_tokens=24)
+                pred = predictor.predict(features, "qa", item.question, item.options, max_new_tokens=24)
                 top = pred.top
                 held = item.event in held_out
                 records["qa/accuracy"].append((held, float(pred.choice == item.answer_index)))

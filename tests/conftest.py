@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tests.media import event_frames, write_video
-from videoexpert import create_model
+from videoexpert import Predictor, create_model
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +26,8 @@ def event_video(video_dir) -> Path:
 def tiny_model():
     torch.manual_seed(0)
     return create_model("tiny", seed=0).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_predictor(tiny_model):
+    return Predictor(tiny_model)

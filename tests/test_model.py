@@ -30,8 +30,8 @@ def check_schema(pred: Prediction, task: str, duration: float, n: int):
 
 
 @pytest.mark.parametrize("task,query,options", TASKS)
-def test_predict_every_task_on_a_real_video(tiny_model, event_video, task, query, options):
-    pred = Predictor(tiny_model).predict(event_video, task, query, options, max_new_tokens=24)
+def test_predict_every_task_on_a_real_video(tiny_model, event_video, task, query, options, tiny_predictor):
+    pred = tiny_predictor.predict(event_video, task, query, options, max_new_tokens=24)
     d = check_schema(pred, task, 6.0, tiny_model.config.num_frames)
     if task in ("grounding", "highlight"):
         assert 1 <= len(d["segments"]) <= tiny_model.config.head.max_segments
@@ -60,24 +60,23 @@ def test_predict_every_task_on_the_gpu(tiny_model, event_video, tmp_path, profil
                      model.config.num_frames)
 
 
-def test_cached_features_give_the_same_answer(tiny_model, event_video):
-    features = Predictor(tiny_model).encode(event_video)
-    a = Predictor(tiny_model).predict(event_video, "grounding", "the square")
-    b = Predictor(tiny_model).predict(features, "grounding", "the square")
+def test_cached_features_give_the_same_answer(tiny_model, event_video, tiny_predictor):
+    features = tiny_predictor.encode(event_video)
+    a = tiny_predictor.predict(event_video, "grounding", "the square")
+    b = tiny_predictor.predict(features, "grounding", "the square")
     assert a.segments == b.segments and a.saliency == b.saliency
     assert "decode" not in b.timings_s                         # nothing decoded the second time
 
 
-def test_generation_uses_the_decoders_own_cache_keyword(tiny_model, event_video, recwarn):
+def test_generation_uses_the_decoders_own_cache_keyword(tiny_model, event_video, recwarn, tiny_predictor):
     """transformers 5.2x renamed the decoder's `past_key_values` to `cache` (the old name warns and goes in 5.40): the
     model passes whichever the installed decoder takes, and a cached greedy answer equals an uncached recomputation."""
     import inspect
 
     params = inspect.signature(tiny_model.llm.get_decoder().forward).parameters
     assert tiny_model._cache_kwarg in params
-    predictor = Predictor(tiny_model)
-    features = predictor.encode(event_video)
-    visual = predictor.visual_tokens(features)
+    features = tiny_predictor.encode(event_video)
+    visual = tiny_predictor.visual_tokens(features)
     prompt = chat_prompt(tiny_model.templates.question("captioning"))
     out = tiny_model.generate(visual, prompt, max_new_tokens=6, min_new_tokens=6)
     assert not [w for w in recwarn if "past_key_values" in str(w.message)]
@@ -95,7 +94,7 @@ def test_generation_uses_the_decoders_own_cache_keyword(tiny_model, event_video,
     assert out.token_ids == tokens
 
 
-def test_save_and_load_round_trip(tiny_model, event_video, tmp_path):
+def test_save_and_load_round_trip(tiny_model, event_video, tmp_path, tiny_predictor):
     torch.manual_seed(1)
     with torch.no_grad():                                      # non-trivial expert and head weights
         for name, p in tiny_model.named_parameters():
@@ -106,7 +105,7 @@ def test_save_and_load_round_trip(tiny_model, event_video, tmp_path):
         p.name for p in (tmp_path / "m").iterdir()}
     loaded = load_model(tmp_path / "m")
     for task, query, options in TASKS:
-        a = Predictor(tiny_model).predict(event_video, task, query, options, max_new_tokens=16)
+        a = tiny_predictor.predict(event_video, task, query, options, max_new_tokens=16)
         b = Predictor(loaded).predict(event_video, task, query, options, max_new_tokens=16)
         assert a.answer == b.answer and a.segments == b.segments and a.saliency == b.saliency, task
     sa, sb = tiny_model.state_dict(), loaded.state_dict()
@@ -129,15 +128,15 @@ def test_incomplete_or_foreign_checkpoints_are_refused(tiny_model, tmp_path):
         load_model(tmp_path)
 
 
-def test_bad_inputs_are_clear_errors(tiny_model, event_video, tmp_path):
+def test_bad_inputs_are_clear_errors(tiny_model, event_video, tmp_path, tiny_predictor):
     with pytest.raises(InputError, match="empty"):
-        Predictor(tiny_model).predict(event_video, "grounding", "   ")
+        tiny_predictor.predict(event_video, "grounding", "   ")
     with pytest.raises(InputError, match="limit"):
-        Predictor(tiny_model).predict(event_video, "grounding", "x" * 5000)
+        tiny_predictor.predict(event_video, "grounding", "x" * 5000)
     with pytest.raises(InputError, match="unknown task"):
-        Predictor(tiny_model).predict(event_video, "summarise", "x")
+        tiny_predictor.predict(event_video, "summarise", "x")
     with pytest.raises(VideoDecodeError):
-        Predictor(tiny_model).predict(tmp_path / "nope.mp4", "grounding", "x")
+        tiny_predictor.predict(tmp_path / "nope.mp4", "grounding", "x")
 
 
 def test_forward_computes_all_losses_and_checks_placeholders(tiny_model):
@@ -170,13 +169,13 @@ def test_presets():
         get_preset("huge")
 
 
-def test_text_time_format_predicts_from_written_times(tiny_model, event_video):
+def test_text_time_format_predicts_from_written_times(tiny_model, event_video, tiny_predictor):
     """The 'w/o temporal head' ablation reads times from the generated text; an untrained model writes none."""
     from videoexpert import ModelConfig
     config = ModelConfig.from_dict({**tiny_model.config.to_dict(), "time_format": "text"})
     original, tiny_model.config = tiny_model.config, config
     try:
-        pred = Predictor(tiny_model).predict(event_video, "grounding", "the red square", max_new_tokens=8)
+        pred = tiny_predictor.predict(event_video, "grounding", "the red square", max_new_tokens=8)
     finally:
         tiny_model.config = original
     assert pred.answer.startswith("From") and pred.saliency.scores == ()

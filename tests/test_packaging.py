@@ -4,8 +4,7 @@ The wheel itself is built, installed and run from outside the checkout by `make 
 
 from pathlib import Path
 
-from packaging.requirements import Requirement
-
+from scripts.lock import canonical, read_requirements
 from videoexpert import bundled
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,25 +56,14 @@ def test_site_packages_is_not_taken_for_a_checkout(monkeypatch, tmp_path):
     assert bundled.demo_model_dir() is None and bundled.examples_dir() is None
 
 
-def _requirements(path: Path) -> list[Requirement]:
-    out = []
-    for line in path.read_text().splitlines():
-        line = line.split(" #")[0].strip()
-        if line.startswith("-r "):
-            out += _requirements(path.parent / line[3:].strip())
-        elif line and not line.startswith("#"):
-            out.append(Requirement(line))
-    return out
-
-
 def test_the_lock_pins_every_requirement_within_its_range():
     pins = {}
     for line in (ROOT / "requirements.lock").read_text().splitlines():
         if line and not line.startswith("#"):
             name, version = line.split("==")
             pins[name] = version
-    for req in _requirements(ROOT / "requirements-dev.txt"):
-        name = req.name.lower().replace("_", "-")
+    for req in read_requirements(ROOT / "requirements-dev.txt"):
+        name = canonical(req.name)
         if name in ("torch", "torchvision"):   # pinned by the Makefile's TORCH
             assert name not in pins
             continue
