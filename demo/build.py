@@ -24,10 +24,11 @@ import torch
 from tqdm.auto import tqdm
 
 from videoexpert import load_model, prompts, save_model
-from videoexpert.config import CompressConfig, ExpertConfig, HeadConfig, LLMConfig, ModelConfig, VisionConfig
+from videoexpert.config import (CompressConfig, ExpertConfig, HeadConfig, LLMConfig, ModelConfig, VisionConfig,
+                                WindowConfig)
 from videoexpert.errors import ConfigError
 from videoexpert.data.features import save_features
-from .world import HELD_OUT_PAIRS, generate_videos, text_corpus
+from .world import HELD_OUT_PAIRS, MAX_DURATION_S, generate_videos, text_corpus
 from .world_text import stable_hash
 from videoexpert.tokenizer import train_tokenizer
 from videoexpert.train import FINAL_DIR as FINAL
@@ -90,6 +91,7 @@ def model_config(recipe: DemoRecipe, llm_arch: dict) -> ModelConfig:
         vision=VisionConfig(arch="demo-vit", pretrained=None, arch_config=v.arch_config(), image_size=v.image_size),
         compress=CompressConfig(num_gops=4, gop_length=3, num_centers=16, num_key_tokens=7),
         experts=ExpertConfig(rank=16, alpha=32.0, dropout=0.05), head=HeadConfig(hidden_size=128),
+        windows=WindowConfig(seconds=MAX_DURATION_S),   # a long video in windows as long as the longest it saw
         llm=LLMConfig(name_or_path=None, arch_config=llm_arch), description=DESCRIPTION)
 
 

@@ -61,6 +61,9 @@ SEPARATION = 0.03                 # minimum gap between two objects' bounding bo
 _ATTEMPTS_PER_COUNT = 100
 
 
+MIN_DURATION_S, MAX_DURATION_S = 10, 60   # every video lasts between these (s), drawn in tenths of a second
+
+
 @dataclass(frozen=True)
 class Background:
     kind: str                          # one of BACKGROUNDS
@@ -327,10 +330,10 @@ def generate_video(seed: int, split: str = "train", size: int = 64, fps: float =
         raise ConfigError(f"size must be an even number of pixels >= 16, got {size}")
     if fps <= 0:
         raise ConfigError(f"fps must be positive, got {fps}")
-    if duration is not None and not 10 <= duration <= 60:
-        raise ConfigError(f"duration must lie in [10, 60] s, got {duration}")
+    if duration is not None and not MIN_DURATION_S <= duration <= MAX_DURATION_S:
+        raise ConfigError(f"duration must lie in [{MIN_DURATION_S}, {MAX_DURATION_S}] s, got {duration}")
     rng = np.random.default_rng([int(seed), SPLITS.index(split), 0x5EED])
-    tenths = round(duration * 10) if duration is not None else int(rng.integers(100, 601))
+    tenths = round(duration * 10) if duration is not None else int(rng.integers(MIN_DURATION_S * 10, MAX_DURATION_S * 10 + 1))
     background = _sample_background(rng)
     num_objects = int(rng.choice([1, 2, 3], p=[0.2, 0.4, 0.4]))
     # Scenes whose objects would touch are drawn again; after _ATTEMPTS_PER_COUNT misses, with one object fewer

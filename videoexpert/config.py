@@ -103,6 +103,29 @@ class HeadConfig:
 
 
 @dataclass
+class WindowConfig:
+    """Long videos (videoexpert.windows): overlapping windows of the model's native length, each answered on its own
+    `ModelConfig.num_frames` frames and merged in global time. A video no longer than `seconds` is one window: the
+    single pass over the whole video that the model was trained on."""
+
+    seconds: float = 150.0       # native length: the paper's training videos are mostly 0.5-3 min (Charades ~30 s,
+                                 # ActivityNet ~2 min, QVHighlights 150 s); the demo model sets its world's 60 s
+    overlap: float = 0.25        # at least this share of a window is shared with its neighbour, so that an event
+                                 # cut by one window's edge lies whole in the next
+    min_score: float = 0.5       # a segment counts as found when the head's foreground probability reaches this
+    refine: int = 3              # coarse-to-fine: the best candidates re-grounded in a window of half the length
+                                 # centred on them (twice the frame rate); 0 turns it off
+
+    def __post_init__(self) -> None:
+        if self.seconds <= 0:
+            raise ConfigError(f"windows.seconds must be positive, got {self.seconds}")
+        if not 0.0 <= self.overlap < 1.0:
+            raise ConfigError(f"windows.overlap must lie in [0, 1), got {self.overlap}")
+        if self.refine < 0:
+            raise ConfigError(f"windows.refine must be >= 0, got {self.refine}")
+
+
+@dataclass
 class LossConfig:
     """Loss weights from the official code: L = 1 CE + 2 BCE + 5 SmoothL1 + 2 (1 - GIoU)."""
 
@@ -138,6 +161,7 @@ class ModelConfig:
     compress: CompressConfig = field(default_factory=CompressConfig)
     experts: ExpertConfig = field(default_factory=ExpertConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
+    windows: WindowConfig = field(default_factory=WindowConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
     loc_token: str = LOC         # "[LOC]", the official spelling (the paper writes <LOC>); the templates write it
@@ -149,7 +173,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         for name, cls in (("vision", VisionConfig), ("compress", CompressConfig), ("experts", ExpertConfig),
-                          ("head", HeadConfig), ("loss", LossConfig), ("llm", LLMConfig)):
+                          ("head", HeadConfig), ("windows", WindowConfig), ("loss", LossConfig), ("llm", LLMConfig)):
             value = getattr(self, name)
             if isinstance(value, dict):
                 setattr(self, name, dataclass_from_dict(cls, value, name))

@@ -78,6 +78,8 @@ class Prediction:
     model: str = ""
     timings_s: dict[str, float] = field(default_factory=dict)
     choice: int | None = None
+    found: bool | None = None      # long videos: whether any moment reached `windows.min_score` (None: one pass)
+    windows: int | None = None     # long videos: how many windows answered (None: one pass over the whole video)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -97,8 +99,9 @@ class Prediction:
             "segments": [s.to_dict() for s in self.segments], "saliency": self.saliency.to_dict(),
             "model": self.model, "timings_s": {k: round(float(v), 4) for k, v in self.timings_s.items()},
         }
-        if self.choice is not None:
-            out["choice"] = self.choice
+        for key in ("choice", "found", "windows"):   # absent for a single pass: its JSON is what it always was
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
     @classmethod
@@ -119,7 +122,7 @@ class Prediction:
                    num_frames=int(data.get("num_frames", 0)), answer=str(data.get("answer", "")),
                    text=str(data.get("text", "")), segments=segments, saliency=saliency,
                    model=str(data.get("model", "")), timings_s=dict(data.get("timings_s", {})),
-                   choice=data.get("choice"))
+                   choice=data.get("choice"), found=data.get("found"), windows=data.get("windows"))
 
 
 __all__ = ["TASKS", "Segment", "Saliency", "Prediction"]
