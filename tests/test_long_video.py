@@ -144,3 +144,20 @@ def test_windows_are_encoded_once_and_lazily(windowed_predictor, long_video):
         del windowed_predictor.encode
     assert len(calls) == 4 and features.complete                       # 4 windows, each encoded once
     assert features.timings_s["encode"] > 0
+
+
+def test_coarse_to_fine_regrounds_the_best_candidates_at_twice_the_frame_rate(windowed_predictor, long_video):
+    features = windowed_predictor.encode(long_video)
+    coarse = windowed_predictor.predict(features, "grounding", "the square")
+    windowed_predictor.model.config.windows.refine = 2
+    try:
+        fine = windowed_predictor.predict(features, "grounding", "the square")
+    finally:
+        windowed_predictor.model.config.windows.refine = 0
+    assert len(features.extra) == 2                               # two 5-s windows centred on the two best moments
+    for (start, end), window in features.extra.items():
+        assert end - start == pytest.approx(5.0, abs=1e-3) and 0 <= start and end <= 30.0 + 1e-3
+        assert window.times[0] >= start - 1e-6 and window.times[-1] < end
+        assert len(set(window.times)) == 50    # every frame of the 5 s (a 10-fps file: 100 samples repeat its 50)
+    assert fine.segments and all(0.0 <= s.start <= s.end <= 30.0 + 1e-6 for s in fine.segments)
+    assert fine.segments != coarse.segments
