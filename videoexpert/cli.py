@@ -22,6 +22,8 @@ def setup_logging(level: str = "INFO") -> None:
 def cmd_predict(args: argparse.Namespace) -> int:
     from . import Predictor, VideoExpertError
 
+    if Path(args.video).is_dir():
+        return predict_folder(args)
     try:
         predictor = Predictor.from_pretrained(args.model, profile=args.profile, device=args.device)
         prediction = predictor.predict(args.video, args.task, args.query or "", args.options,
@@ -36,6 +38,116 @@ def cmd_predict(args: argparse.Namespace) -> int:
         logger.info("wrote %s", args.out)
     print(text)
     return 0
+
+
+def predict_folder(args: argparse.Namespace) -> int:
+    """Batch mode: predict every video of the folder `args.video`, appending one JSON line per video to `args.out`.
+
+    A line is `{"video": <path relative to the folder>, **Prediction.to_dict()}`, written and flushed as each video
+    finishes. A run skips the (video, task, query) triples already in `args.out`, so the same file can collect
+    several queries over one folder and a killed run resumes where it stopped (a partial last line is cut off first).
+    Failures go to `<out>.failures.jsonl` (`{"video", "task", "query", "error"}`), rewritten by every run: a video
+    that failed is retried by the next run and leaves that file once it succeeds. 0: all done, 1: some failed,
+    2: nothing could start (no --out, no videos, a bad query, a model that does not load)."""
+    from tqdm.auto import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from . import InputError, Predictor, VideoExpertError
+    from .eval.infer import _repair_tail
+    from .prompts import check_query
+    from .tasks import get_task
+    from .video import VIDEO_SUFFIXES
+
+    if not args.out:
+        logger.error("a folder needs --out FILE.jsonl: one line per video, and the record a rerun resumes from")
+        return 2
+    root, out = Path(args.video), Path(args.out)
+    try:
+        query = check_query(args.query or "", required=get_task(args.task).needs_query)
+    except InputError as e:
+        logger.error("%s", e)
+        return 2
+    videos = folder_videos(root, args.recursive)
+    if not videos:
+        logger.error("no videos (%s) in %s%s", ", ".join(VIDEO_SUFFIXES), root, " or below" if args.recursive else "")
+        return 2
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _repair_tail(out)
+    done = batch_keys(out)
+    todo = [v for v in videos if (v.relative_to(root).as_posix(), args.task, query) not in done]
+    failures_path = out.with_name(out.name + ".failures.jsonl")
+    failures_path.unlink(missing_ok=True)
+    failed = 0
+    if todo:
+        try:
+            predictor = Predictor.from_pretrained(args.model, profile=args.profile, device=args.device)
+        except VideoExpertError as e:
+            logger.error("%s", e)
+            return 2
+        with open(out, "a", encoding="utf-8") as sink, logging_redirect_tqdm(), \
+                tqdm(total=len(videos), initial=len(videos) - len(todo), desc=f"{args.task} {out.name}",
+                     unit="video") as bar:
+            for path in todo:
+                name = path.relative_to(root).as_posix()
+                bar.set_postfix_str(name)
+                try:
+                    prediction = predictor.predict(
+                        path, args.task, query, args.options, max_new_tokens=args.max_new_tokens,
+                        temperature=args.temperature, seed=args.seed,
+                        progress=lambda stage: bar.set_postfix_str(f"{name}: {stage}"))
+                except InputError as e:     # the same for every video: stop, not N failures
+                    logger.error("%s", e)
+                    return 2
+                except Exception as e:      # noqa: BLE001 - one bad video must not stop the folder
+                    failed += 1
+                    error = scrub_error(e, path, root)
+                    logger.warning("%s failed: %s", name, error)
+                    with open(failures_path, "a", encoding="utf-8") as failures:
+                        failures.write(json.dumps({"video": name, "task": args.task, "query": query,
+                                                   "error": error}, ensure_ascii=False) + "\n")
+                else:
+                    sink.write(json.dumps({"video": name, **prediction.to_dict()}, ensure_ascii=False) + "\n")
+                    sink.flush()
+                bar.update(1)
+    skipped = len(videos) - len(todo)
+    print(f"done {len(todo) - failed}, skipped {skipped}, failed {failed}"
+          + (f" (see {failures_path})" if failed else ""))
+    return 1 if failed else 0
+
+
+def folder_videos(root: Path, recursive: bool = False) -> list[Path]:
+    """The video files (`VIDEO_SUFFIXES`, any case) in `root`, or below it, sorted by their path within it."""
+    from .video import VIDEO_SUFFIXES
+
+    found = root.rglob("*") if recursive else root.iterdir()
+    return sorted((p for p in found if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES),
+                  key=lambda p: p.relative_to(root).as_posix())
+
+
+def batch_keys(out: Path) -> set[tuple[str, str, str]]:
+    """The (video, task, query) of each readable line of a batch output file; other lines are ignored."""
+    keys = set()
+    if out.is_file():
+        with open(out, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    row = json.loads(line)
+                    keys.add((row["video"], row["task"], row["query"]))
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue
+    return keys
+
+
+def scrub_error(error: Exception, path: Path, root: Path) -> str:
+    """`error` in one line, with the video's path (as given or absolute) cut to its name within `root` and any
+    other absolute path under `root` made relative to it: no server paths in a failures file."""
+    message = " ".join(f"{type(error).__name__}: {error}".split())
+    name = path.relative_to(root).as_posix()
+    for form in sorted({str(path.resolve()), str(path.absolute()), str(path)}, key=len, reverse=True):
+        message = message.replace(form, name)
+    for form in {str(root.resolve()), str(root.absolute())}:
+        message = message.replace(form.rstrip("/") + "/", "")
+    return message
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -143,9 +255,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", help="logging level (DEBUG, INFO, WARNING)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("predict", help="answer one question about a video and print the result JSON",
-                       description="Run one task on a video and print the result (DESIGN.md §5 schema) as JSON.")
-    p.add_argument("video", help="path of the video file")
+    p = sub.add_parser(
+        "predict", help="answer one question about a video (or every video of a folder) and print the result JSON",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run one task on a video and print the result (DESIGN.md §5 schema) as JSON.\n\n"
+                    "Batch mode: given a folder, run the same task and query on every video in it (sorted; "
+                    "--recursive\nfor subfolders) with the model loaded once, appending one JSON line per video "
+                    "to --out as it\nfinishes: the result plus \"video\", its path within the folder. Rerun the "
+                    "same command to resume:\nvideos whose (video, task, query) is already in --out are skipped, so "
+                    "one file can also collect\nseveral queries. Videos that fail are listed in "
+                    "<out>.failures.jsonl and retried by the next run.\nExit 0 when every video succeeded, 1 when "
+                    "some failed.\n\n"
+                    "  python -m videoexpert predict clips/ --task grounding --query \"a goal is scored\" "
+                    "--out goals.jsonl")
+    p.add_argument("video", help="path of the video file, or a folder of videos (batch mode, needs --out)")
     p.add_argument("--task", choices=TASKS, default="grounding",
                    help="grounding: when does QUERY happen; highlight: saliency curve for QUERY; captioning: "
                         "dense captions with times; qa: answer QUERY (a question) with an evidence segment")
@@ -159,7 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-new-tokens", type=int, default=128, help="generation budget for captions and answers")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy decoding")
     p.add_argument("--seed", type=int, help="sampling seed (with --temperature > 0)")
-    p.add_argument("--out", help="also write the JSON to this file")
+    p.add_argument("--out", help="also write the JSON to this file; for a folder, the JSONL file results are "
+                                 "appended to (required)")
+    p.add_argument("--recursive", action="store_true", help="batch mode: also the videos in subfolders")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("presets", help="list the named architectures")
