@@ -53,3 +53,50 @@ def event_frames(num_frames: int, window: tuple[int, int], colour=(230, 40, 40),
     a, b = size // 4, 3 * size // 4
     frames[window[0]:window[1], a:b, a:b] = colour
     return frames
+
+
+def write_test_pattern(path: Path, seconds: float, fps: float = 10.0, size: tuple[int, int] = (160, 120),
+                       extra: list[str] | None = None) -> Path:
+    """ffmpeg's moving test pattern (`testsrc2`) as H.264 with the index before the data (`+faststart`, as web uploads
+    usually are): its frames cost similar bytes, so cutting a share of the file cuts about that share of its time."""
+    cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi",
+           "-i", f"testsrc2=size={size[0]}x{size[1]}:rate={fps}:duration={seconds}", "-c:v", "libx264",
+           "-pix_fmt", "yuv420p", "-movflags", "+faststart", *(extra or []), str(path)]
+    subprocess.run(cmd, check=True)
+    return path
+
+
+def mdat_range(data: bytes) -> tuple[int, int]:
+    """(start, end) of the payload of an MP4's top-level `mdat` box, found by walking the boxes (the bytes 'mdat'
+    may also occur inside the index)."""
+    pos = 0
+    while pos + 8 <= len(data):
+        size, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+        header = 8
+        if size == 1:      # 64-bit size follows the type
+            size, header = int.from_bytes(data[pos + 8:pos + 16], "big"), 16
+        elif size == 0:    # the box runs to the end of the file
+            size = len(data) - pos
+        if kind == b"mdat":
+            return pos + header, min(pos + size, len(data))
+        pos += size
+    raise ValueError("no mdat box")
+
+
+def truncate_file(src: Path, dst: Path, keep: float = 0.7) -> Path:
+    """The first `keep` of `src`'s bytes: an upload or copy cut short (the index still promises the whole video)."""
+    data = Path(src).read_bytes()
+    Path(dst).write_bytes(data[:int(len(data) * keep)])
+    return dst
+
+
+def damage_mdat(src: Path, dst: Path, fraction: float = 0.1, seed: int = 0) -> Path:
+    """`src` with `fraction` of its MP4 frame data (centred in it; 1.0: all of it) overwritten by seeded random
+    bytes: a damaged stretch that the index, and so the container, does not know about."""
+    data = bytearray(Path(src).read_bytes())
+    start, end = mdat_range(bytes(data))
+    length = int((end - start) * fraction)
+    at = start + (end - start - length) // 2
+    data[at:at + length] = np.random.default_rng(seed).integers(0, 256, length, dtype=np.uint8).tobytes()
+    Path(dst).write_bytes(bytes(data))
+    return dst
