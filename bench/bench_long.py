@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{mode}: encoded in {run.encode_s:.1f} s, {len(queries)} queries, "
               f"R1@0.5 {scores[-1]['R1@0.5']:.3f}", flush=True)
 
-    command = "python bench/bench_long.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    command = ("python bench/bench_long.py " + shlex.join(argv if argv is not None else sys.argv[1:])).strip()
     header = (f"Grounding on the long-video benchmark: {truth['num_videos']} demo test clips (seeds "
               f"{truth['seeds'][0]}-{truth['seeds'][1]}) joined into {truth['duration'] / 60:.2f} min "
               f"({truth['frames']} frames, {truth['fps']:g} fps, {truth['size']}x{truth['size']}), {len(queries)} "

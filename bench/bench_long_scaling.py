@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from build_long_benchmark import check_joined, concat, count_frames, held_out_seeds  # noqa: E402
+from build_long_benchmark import check_joined, concat, held_out_seeds  # noqa: E402
 
 POOL = 30        # distinct clips; longer videos loop over them
 MINUTES = (10, 30, 60, 120)
@@ -75,23 +75,29 @@ def build_video(cache: Path, minutes: int, files: list[Path], frames: list[int],
     return out, recipe
 
 
-def child(path: str, model: str | None, query: str) -> int:
-    """One video in this (fresh) process: load, then one grounding query in long mode end to end; a JSON line."""
+def child(path: str, model: str | None, query: str, warmup: str | None) -> int:
+    """One video in this (fresh) process: load, warm up on a short clip (torch's one-time kernel set-up), then one
+    grounding query in long mode end to end; a JSON line."""
     import inspect
 
     from videoexpert import Predictor
 
     start = time.perf_counter()
     predictor = Predictor.from_pretrained(model)
-    load_s, rss_loaded = time.perf_counter() - start, peak_rss_mb()
+    load_s = time.perf_counter() - start
+    start = time.perf_counter()
+    if warmup:
+        predictor.predict(warmup, "grounding", query)
+    warmup_s, rss_loaded = time.perf_counter() - start, peak_rss_mb()
     long_mode = "windowed" in inspect.signature(predictor.predict).parameters
     start = time.perf_counter()
     pred = predictor.predict(path, "grounding", query, **({"windowed": True} if long_mode else {}))
     wall = time.perf_counter() - start
     top = pred.top
-    print(json.dumps({"wall_s": wall, "load_s": load_s, "rss_loaded_mb": rss_loaded, "peak_rss_mb": peak_rss_mb(),
-                      "duration": pred.duration, "windows": getattr(pred, "windows", None),
-                      "found": getattr(pred, "found", None), "segments": len(pred.segments),
+    print(json.dumps({"wall_s": wall, "load_s": load_s, "warmup_s": warmup_s, "rss_loaded_mb": rss_loaded,
+                      "peak_rss_mb": peak_rss_mb(), "duration": pred.duration,
+                      "windows": getattr(pred, "windows", None), "found": getattr(pred, "found", None),
+                      "segments": len(pred.segments),
                       "top": [round(top.start, 1), round(top.end, 1)] if top else None, "long_mode": long_mode,
                       "timings_s": {k: round(v, 2) for k, v in pred.timings_s.items()}}))
     return 0
@@ -107,9 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "bench_long_scaling.txt"),
                    help="where the table goes ('-': nowhere)")
     p.add_argument("--child", help=argparse.SUPPRESS)    # internal: run one video in this process
+    p.add_argument("--warmup", help=argparse.SUPPRESS)   # internal: the clip the child warms up on
     args = p.parse_args(argv)
     if args.child:
-        return child(args.child, args.model, args.query)
+        return child(args.child, args.model, args.query, args.warmup)
 
     cache = Path(args.dir)
     files, frames, fps, first_query = clip_pool(cache)
@@ -120,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         path, recipe = build_video(cache, minutes, files, frames, fps)
         print(f"{path.name}: {recipe['frames']} frames, {len(recipe['clips'])} clips "
               f"(ready in {time.perf_counter() - start:.1f} s)", flush=True)
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(path), "--query", query]
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(path), "--query", query,
+               "--warmup", str(files[0])]
         cmd += ["--model", args.model] if args.model else []
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
         if done.returncode != 0:
@@ -133,11 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     from bench_long import machine_line
     modes = {"long mode (windowed=True)" if r["long_mode"] else "single pass (no long mode in this videoexpert)"
              for r in rows}
-    command = "python bench/bench_long_scaling.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    command = ("python bench/bench_long_scaling.py " + shlex.join(argv if argv is not None else sys.argv[1:])).strip()
     lines = [f"One grounding query end to end ({', '.join(sorted(modes))}), each video in a fresh process, query "
              f"{query!r}; videos: {POOL} demo test clips looped (256x256, {fps:g} fps, H.264)",
              f"command: {command}", machine_line(), "",
-             "| video min | windows | wall s | s / video min | peak RSS MB | RSS after load MB | found | segments | "
+             "| video min | windows | wall s | s / video min | peak RSS MB | RSS before MB | found | segments | "
              "top segment (s) | stages (s) |",
              "|---:|---:|---:|---:|---:|---:|---|---:|---|---|"]
     for r in rows:
@@ -147,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
                      f"{r['wall_s']:.1f} | {r['wall_s'] / r['minutes']:.2f} | {r['peak_rss_mb']:.0f} | "
                      f"{r['rss_loaded_mb']:.0f} | {r['found'] if r['found'] is not None else '-'} | "
                      f"{r['segments']} | {top} | {stages} |")
-    lines += ["", "wall s: the predict call (decode + every window + answer), the model load excluded. Peak RSS: the "
-              "process's VmHWM after the call (model included); RSS after load: VmHWM before it."]
+    lines += ["", "wall s: the predict call (decode + every window + answer), after the model load and one warm-up "
+              "query on a 30-s clip (excluded). Peak RSS: the process's VmHWM after the call (model included); "
+              "RSS before: VmHWM before it (model loaded, warmed up). stages: the prediction's timings_s."]
     text = "\n".join(lines) + "\n"
     print("\n" + text)
     if args.out != "-":
