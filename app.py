@@ -2,9 +2,14 @@
 
     python app.py                                  the shipped demo model, or the untrained tiny preset
     python app.py --model checkpoints/my-model --profile cuda --port 7860
+    python app.py --max-duration 3600 --single-pass   at most an hour, one pass of 100 frames over any video
     VIDEOEXPERT_MODEL=... VIDEOEXPERT_PROFILE=cpu python app.py     (Spaces: set these as Space variables)
 
 Every flag has an environment variable (shown in --help); flags win. The app only uses the package's public API.
+
+Long videos (longer than the model's window, `config.windows.seconds`: 60 s for the demo model) are answered
+window by window, with answers shown as windows finish; videos up to 3 hours are accepted by default. Under
+ZeroGPU (Spaces' SPACES_ZERO_GPU) the app keeps the single pass, as with --single-pass (ui/handlers.py says why).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from videoexpert import (PROFILE_NAMES, CheckpointError, ConfigError, Predictor,
 logger = logging.getLogger("videoexpert.app")
 
 FALLBACK_PRESET = "tiny"
+MAX_DURATION_S = 3 * 3600     # long mode answers videos of hours; single pass samples 100 frames over any of them
 
 
 def parse_size(text: str | int | None) -> int | None:
@@ -48,6 +54,11 @@ def parse_duration(text: str | float | None) -> float | None:
     return value
 
 
+def parse_flag(text: str | None) -> bool:
+    """An environment switch: 1, true, yes, on -> True."""
+    return str(text or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def build_parser() -> argparse.ArgumentParser:
     env = os.environ.get
     p = argparse.ArgumentParser(prog="app.py", description="VideoExpert Studio: ask a video when something happens.",
@@ -61,8 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="address to listen on (env GRADIO_SERVER_NAME; 0.0.0.0 to serve the network)")
     p.add_argument("--port", type=int, default=int(env("GRADIO_SERVER_PORT", "7860")),
                    help="port (env GRADIO_SERVER_PORT)")
-    p.add_argument("--max-duration", type=parse_duration, default=env("VIDEOEXPERT_MAX_DURATION", "600"),
+    p.add_argument("--max-duration", type=parse_duration,
+                   default=env("VIDEOEXPERT_MAX_DURATION", str(MAX_DURATION_S)),
                    help="longest accepted video in seconds, 0 = no limit (env VIDEOEXPERT_MAX_DURATION)")
+    p.add_argument("--single-pass", action="store_true", default=parse_flag(env("VIDEOEXPERT_SINGLE_PASS")),
+                   help="answer every video in one pass of the model's frames, however long (env "
+                        "VIDEOEXPERT_SINGLE_PASS=1); default: a video longer than the model's window is answered "
+                        "window by window, the answer growing as windows finish")
     p.add_argument("--max-file-size", type=parse_size, default=env("VIDEOEXPERT_MAX_FILE_SIZE", "500mb"),
                    help="largest accepted upload, e.g. 500mb, 0 = no limit (env VIDEOEXPERT_MAX_FILE_SIZE)")
     p.add_argument("--cache-size", type=int, default=int(env("VIDEOEXPERT_CACHE_SIZE", "8")),
@@ -113,12 +129,14 @@ def create_app(argv: list[str] | None = None, predictor: Predictor | None = None
     info = ModelInfo(name=model.name, description=model.config.description, device=str(model.device),
                      profile=profile, num_frames=model.config.num_frames, source=source, untrained=untrained)
     studio = Studio(predictor, info, limits=Limits(args.max_duration, args.max_file_size),
-                    cache=FeatureCache(args.cache_size), extra_roots=[examples])
+                    cache=FeatureCache(args.cache_size), extra_roots=[examples], windowed=not args.single_pass)
     demo = build_demo(studio, examples_dir=examples, queue_size=args.queue_size)
     launch = dict(server_name=args.host, server_port=args.port, share=args.share or None,
                   max_file_size=args.max_file_size, **launch_options())
-    logger.info("model %s on %s (%s profile)%s", model.name, model.device, profile,
-                " UNTRAINED" if untrained else "")
+    logger.info("model %s on %s (%s profile)%s; %s", model.name, model.device, profile,
+                " UNTRAINED" if untrained else "",
+                f"videos over {model.config.windows.seconds:g} s answered in windows" if studio.windowed
+                else "one pass per video" + (" (ZeroGPU)" if not args.single_pass else ""))
     return demo, launch
 
 

@@ -3,11 +3,13 @@ page-wide theme, CSS and <head> that Gradio 6 takes in `launch()`.
 
     header (model, device, what it knows)
     [ player | task tabs: Find a moment · Highlights · Dense captions · Ask · Chat ; answer ; status ]
-    timeline (Plotly in gr.HTML, full width, clicks seek the player)
+    timeline (Plotly in gr.HTML, full width, the whole video with a range slider to zoom; clicks seek the player)
     [ ranked moments | exports ]
     result JSON
 
-Every model event shares one queue slot (`concurrency_id="gpu"`, limit 1) and has an explicit `api_name`.
+Every model event shares one queue slot (`concurrency_id="gpu"`, limit 1) and has an explicit `api_name`. Grounding,
+highlights and captions stream: on a long video the outputs update after each window (the progress bar reads
+"Window k/n"), and an API client receives the final answer.
 """
 
 from __future__ import annotations
@@ -95,8 +97,9 @@ def build_demo(studio: Studio, examples_dir: str | Path | None = None, queue_siz
                            'moments (#1 = answer, fainter = ranked alternatives)</span><span><i class="vx-sw '
                            'vx-sw-curve"></i>saliency</span><span><i class="vx-sw vx-sw-tick"></i>frames the model '
                            'saw</span><span><i class="vx-sw vx-sw-head"></i>playhead</span><span class="vx-hint">'
-                           'click to play from there</span></div>'
-                           '<div class="vx-tl" style="width:100%;height:320px"></div>'
+                           'click to play from there · drag the slider below (or a box) to zoom, double-click to '
+                           'see it all</span></div>'
+                           '<div class="vx-tl" style="width:100%;height:360px"></div>'
                            '<div class="vx-tl-empty">The timeline appears here: segments, saliency curve and the '
                            'frames the model saw. Click any of them to jump the player there.</div>'),
             head=f'<script src="/gradio_api/file={PLOTLY_JS}"></script>', label="Timeline",

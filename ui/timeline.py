@@ -7,7 +7,14 @@ The figure has three stacked panels sharing one time axis (seconds):
     frames    a tick at the real time of every frame the model saw
 
 `shapes[0]` is the playhead (moved by the page's JS while the video plays). Every clickable trace carries the
-time to seek to in `customdata[0]`: a bar's start, a curve point's or a frame tick's time.
+time to seek to in `customdata[0]`: a bar's start, a curve point's or a frame tick's time, in seconds of the
+whole video (a long video's windows answer in global time already).
+
+The time axis always spans the whole video, with a range slider under it: drag its handles (or drag a box on the
+panels) to zoom into a stretch of a long video, double-click to see it all again. `layout.uirevision` keeps the
+user's zoom while the same video's answer is redrawn (a long video's partial answers, window after window). A
+partial answer greys out the part of the video not analysed yet (`shapes[1]`); a "not found" answer says so in
+the moments panel.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ GRID = "#e5e7eb"
 INK = "#374151"
 CAPTION_COLOURS = ("#2563eb", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#d97706")
 MAX_ROWS = 8            # ranked alternatives drawn (the list under the timeline shows them all)
+SPLINE_POINTS = 400     # a longer saliency curve (a long video's) is drawn as straight lines, no markers: splines and
+                        # thousands of markers make every redraw slow
 
 
 def format_time(seconds: float) -> str:
@@ -100,17 +109,21 @@ def _moment_trace(pred: Prediction, top_k: int | None) -> tuple[go.Bar | None, l
 
 
 def timeline_figure(pred: Prediction, frame_times: Sequence[float] = (), top_k: int | None = None,
-                    height: int = 320) -> go.Figure:
-    """The timeline of one prediction. `frame_times` are the real times of the frames the model saw."""
+                    height: int = 360, pending_from: float | None = None, revision: str | None = None) -> go.Figure:
+    """The timeline of one prediction. `frame_times` are the real times of the frames the model saw;
+    `pending_from` (a partial answer) greys out the video from there on; `revision` names what the user's zoom
+    belongs to (the video), kept across redraws with the same revision."""
     duration = max(float(pred.duration), 1e-3)
     fig = go.Figure()
     bars, rows = _moment_trace(pred, top_k)
     if bars is not None:
         fig.add_trace(bars)
     if pred.saliency.times:
+        short_curve = len(pred.saliency.times) <= SPLINE_POINTS
         fig.add_trace(go.Scatter(
             name="saliency", x=list(pred.saliency.times), y=list(pred.saliency.scores), yaxis="y2", xaxis="x",
-            mode="lines+markers", line=dict(color=CURVE, width=2, shape="spline", smoothing=0.4),
+            mode="lines+markers" if short_curve else "lines",
+            line=dict(color=CURVE, width=2, smoothing=0.4, shape="spline" if short_curve else "linear"),
             marker=dict(size=4, color=CURVE), fill="tozeroy", fillcolor=_rgba(CURVE, 0.12),
             customdata=[[round(t, 3)] for t in pred.saliency.times],
             hovertemplate="<b>%{x:.2f} s</b><br>saliency %{y:.2f}<extra></extra>", showlegend=False))
@@ -121,14 +134,28 @@ def timeline_figure(pred: Prediction, frame_times: Sequence[float] = (), top_k: 
             customdata=[[round(t, 3)] for t in frame_times], text=[f"frame {i + 1}" for i in range(len(frame_times))],
             hovertemplate="%{text}: <b>%{x:.2f} s</b><extra></extra>", showlegend=False))
     num_rows = max(len(rows), 1)
+    shapes = [dict(type="line", xref="x", yref="paper", x0=0, x1=0, y0=0, y1=1, line=dict(color=PLAYHEAD, width=2))]
+    annotations = []
+    if pending_from is not None and pending_from < duration:
+        shapes.append(dict(type="rect", xref="x", yref="paper", x0=pending_from, x1=duration, y0=0, y1=1,
+                           fillcolor="rgba(148,163,184,0.18)", line=dict(width=0), layer="below"))
+        annotations.append(dict(x=(pending_from + duration) / 2, xref="x", y=0.97, yref="paper", showarrow=False,
+                                text="analysing…", font=dict(size=11, color="#64748b")))
+    if pred.found is False and not pred.segments:
+        annotations.append(dict(x=0.5, xref="paper", y=0.75, yref="paper", showarrow=False,
+                                text="<b>Not found</b>: no moment scored high enough",
+                                font=dict(size=13, color="#b91c1c")))
     fig.update_layout(
         template="none", height=height, margin=dict(l=86, r=16, t=8, b=36),
         paper_bgcolor="white", plot_bgcolor="white", font=dict(family="Inter, system-ui, sans-serif", size=12,
                                                                color=INK),
         hovermode="closest", dragmode="zoom", bargap=0.25, barmode="overlay", showlegend=False,
         hoverlabel=dict(bgcolor="white", font_size=12),
+        uirevision=revision or "timeline",
         xaxis=dict(range=[0, duration], anchor="y3", ticksuffix=" s", showgrid=True, gridcolor=GRID,
-                   zeroline=False, showline=True, linecolor="#9ca3af", ticks="outside"),
+                   zeroline=False, showline=True, linecolor="#9ca3af", ticks="outside",
+                   rangeslider=dict(visible=True, range=[0, duration], thickness=0.08, bgcolor="#f8fafc",
+                                    bordercolor="#cbd5e1", borderwidth=1)),
         yaxis=dict(domain=[0.5, 1.0], type="category", categoryorder="array", categoryarray=rows[::-1] or [""],
                    range=[-0.5, num_rows - 0.5], fixedrange=True, showgrid=False, ticks="",
                    title=dict(text="", standoff=4)),
@@ -136,17 +163,17 @@ def timeline_figure(pred: Prediction, frame_times: Sequence[float] = (), top_k: 
                     tickvals=[0, 0.5, 1], title=dict(text="saliency", font=dict(size=11)), anchor="x"),
         yaxis3=dict(domain=[0.0, 0.08], range=[0, 1], fixedrange=True, showgrid=False, tickvals=[0.5],
                     ticktext=["frames"], anchor="x"),
-        shapes=[dict(type="line", xref="x", yref="paper", x0=0, x1=0, y0=0, y1=1,
-                     line=dict(color=PLAYHEAD, width=2))],
+        shapes=shapes, annotations=annotations,
     )
     return fig
 
 
-def timeline_value(pred: Prediction | None, frame_times: Sequence[float] = (), top_k: int | None = None) -> dict | None:
+def timeline_value(pred: Prediction | None, frame_times: Sequence[float] = (), top_k: int | None = None,
+                   pending_from: float | None = None, revision: str | None = None) -> dict | None:
     """The value of the timeline component: {"figure": <plotly JSON>, "duration": s, "task": ...} or None."""
     if pred is None:
         return None
-    fig = timeline_figure(pred, frame_times, top_k)
+    fig = timeline_figure(pred, frame_times, top_k, pending_from=pending_from, revision=revision)
     return {"figure": json.loads(fig.to_json()), "duration": round(float(pred.duration), 3), "task": pred.task}
 
 

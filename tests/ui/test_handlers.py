@@ -11,6 +11,12 @@ from ui.views import ModelInfo
 from videoexpert import InputError, Predictor, VideoDecodeError
 
 
+def last(outputs):
+    """The final outputs of a model handler (a generator: partial answers first, for a long video)."""
+    *_, final = outputs
+    return final
+
+
 @pytest.fixture(scope="module")
 def studio(tiny_model, video_dir, tmp_path_factory):
     info = ModelInfo(tiny_model.name, tiny_model.config.description, "cpu", "cpu", 100, "tiny", True)
@@ -21,7 +27,8 @@ def studio(tiny_model, video_dir, tmp_path_factory):
 def test_second_query_on_same_bytes_skips_decoding(studio, event_video, video_dir):
     stages = []
     progress = lambda fraction, desc=None: stages.append(desc)  # noqa: E731 (gr.Progress's call shape)
-    first, features, hit = studio.analyse(event_video, "grounding", "a red square", progress=progress)
+    run = studio.analyse(event_video, "grounding", "a red square", progress=progress)
+    first, features, hit = run.pred, run.features, run.hit
     assert not hit and {"decode", "encode", "generate", "ground"} <= set(first.timings_s)
     assert stages[:3] == ["Hashing the file", "Decoding frames", "Encoding frames (vision tower)"]
     assert "Grounding ([LOC] head)" in stages
@@ -29,14 +36,15 @@ def test_second_query_on_same_bytes_skips_decoding(studio, event_video, video_di
     copy = video_dir / "same-bytes-other-name.mp4"
     copy.write_bytes(event_video.read_bytes())
     stages.clear()
-    second, _, hit = studio.analyse(copy, "highlight", "a red square", progress=progress)
+    again = studio.analyse(copy, "highlight", "a red square", progress=progress)
+    second, hit = again.pred, again.hit
     assert hit and "decode" not in second.timings_s and "encode" not in second.timings_s
     assert "Decoding frames" not in stages
     assert second.duration == first.duration
 
 
 def test_run_outputs_follow_the_schema(studio, event_video):
-    result, answer, timeline, moments, files, status = studio.ground(str(event_video), "a red square")
+    result, answer, timeline, moments, files, status = last(studio.ground(str(event_video), "a red square"))
     assert result["task"] == "grounding" and result["segments"]
     assert set(result["segments"][0]) == {"start", "end", "score", "label"}
     assert timeline["figure"]["data"] and "data-start" in moments
@@ -44,7 +52,7 @@ def test_run_outputs_follow_the_schema(studio, event_video):
 
 
 def test_captions_write_subtitles_when_timed(studio, event_video):
-    result, *_, files, _ = studio.captions(str(event_video))
+    result, *_, files, _ = last(studio.captions(str(event_video)))
     assert result["task"] == "captioning"
     suffixes = sorted(f.rsplit(".", 1)[1] for f in files)
     assert suffixes == (["json", "srt", "vtt"] if result["segments"] else ["json"])
@@ -52,32 +60,32 @@ def test_captions_write_subtitles_when_timed(studio, event_video):
 
 def test_empty_query_is_a_ui_error(studio, event_video):
     with pytest.raises(gr.Error, match="query is empty"):
-        studio.ground(str(event_video), "   ")
+        last(studio.ground(str(event_video), "   "))
 
 
 def test_no_video_is_a_ui_error(studio):
     with pytest.raises(gr.Error, match="Upload a video"):
-        studio.ground(None, "x")
+        last(studio.ground(None, "x"))
 
 
 def test_file_outside_upload_dirs_is_refused(studio, tmp_path_factory):
     stranger = write_video(tmp_path_factory.mktemp("elsewhere") / "v.mp4", event_frames(10, (2, 4)))
     with pytest.raises(gr.Error, match="not an upload"):
-        studio.ground(str(stranger), "x")
+        last(studio.ground(str(stranger), "x"))
 
 
 def test_unreadable_too_long_and_too_large_videos(studio, video_dir):
     garbage = video_dir / "garbage.mp4"
     garbage.write_bytes(b"this is not a video" * 100)
     with pytest.raises(gr.Error, match="garbage.mp4"):
-        studio.ground(str(garbage), "x")
+        last(studio.ground(str(garbage), "x"))
     long_video = write_video(video_dir / "long.mp4", event_frames(320, (2, 4), size=16), fps=10)  # 32 s > 30 s
     with pytest.raises(gr.Error, match="over the limit of 30 s"):
-        studio.ground(str(long_video), "x")
+        last(studio.ground(str(long_video), "x"))
     big = video_dir / "big.mp4"
     big.write_bytes(b"\0" * (5 * 2**20 + 1))
     with pytest.raises(gr.Error, match="over this app's limit"):
-        studio.ground(str(big), "x")
+        last(studio.ground(str(big), "x"))
 
 
 def test_multiple_choice_needs_two_options(studio, event_video):
@@ -96,7 +104,7 @@ def test_chat_appends_a_turn(studio, event_video):
 def test_exports_need_a_result_and_cut_the_top_moment(studio, event_video):
     with pytest.raises(gr.Error, match="Run a task first"):
         studio.export_clip(str(event_video), None)
-    result, *_ = studio.ground(str(event_video), "a red square")
+    result, *_ = last(studio.ground(str(event_video), "a red square"))
     assert studio.export_clip(str(event_video), result).endswith("top-moment.mp4")
     assert studio.export_reel(str(event_video), result, 2).endswith("highlight-reel.mp4")
 
@@ -137,7 +145,7 @@ def test_audio_only_file_is_a_clear_error(studio, video_dir):
     subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
                     "-c:a", "aac", str(audio)], check=True)
     with pytest.raises(gr.Error, match="no video stream in song.mp4"):
-        studio.ground(str(audio), "x")
+        last(studio.ground(str(audio), "x"))
 
 
 def test_gpu_decorator_is_a_no_op_without_spaces():

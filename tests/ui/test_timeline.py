@@ -6,7 +6,7 @@ import json
 
 from videoexpert import Prediction, Saliency, Segment
 from ui.timeline import caption_lanes, format_time, timeline_figure, timeline_value
-from ui.views import ModelInfo, answer_markdown, header_html, moments_html, status_markdown
+from ui.views import ModelInfo, answer_markdown, header_html, moments_html, partial_status_markdown, status_markdown
 
 TIMES = tuple((i + 1) / 10 * 8.0 for i in range(10))
 
@@ -102,6 +102,59 @@ def test_status_reports_cache():
     assert "from cache" in status_markdown(prediction(), True, 1, 8)
     text = status_markdown(prediction(), False, 1, 8)
     assert "computed" in text and "decode 0.30 s" in text and "1/8" in text
+
+
+def long_prediction(segments=(Segment(3550.0, 3562.5, 0.83, "the red square"),), found=True) -> Prediction:
+    """An hour-long video answered over 79 windows: frames and curve in global time."""
+    times = tuple(i * 4.5 for i in range(1, 801))
+    return Prediction(task="grounding", query="the red square", duration=3600.0, num_frames=7900, answer="",
+                      text="From 59:10.0 to 59:22.5." if found else "Not found: no moment scores 0.50 or more.",
+                      segments=tuple(segments), saliency=Saliency(times, tuple(0.1 for _ in times)),
+                      model="videoexpert-demo", timings_s={"generate": 1.0}, found=found, windows=79)
+
+
+def test_a_long_video_spans_the_whole_video_and_zooms():
+    fig = timeline_figure(long_prediction(), [i * 4.5 for i in range(1, 801)], revision="/tmp/v.mp4")
+    assert tuple(fig.layout.xaxis.range) == (0, 3600.0)
+    slider = fig.layout.xaxis.rangeslider
+    assert slider.visible and tuple(slider.range) == (0, 3600.0)          # the overview to zoom from
+    assert fig.layout.uirevision == "/tmp/v.mp4"                         # zoom kept across redraws of this video
+    bars = traces(fig, "moments")[0]
+    assert list(bars.base) == [3550.0] and bars.customdata[0][0] == 3550.0   # clicks seek in global time
+    curve = traces(fig, "saliency")[0]
+    assert curve.line.shape == "linear" and curve.mode == "lines"        # 800 points: no spline, no markers
+    assert len(fig.layout.shapes) == 1 and not fig.layout.annotations
+
+
+def test_a_partial_answer_greys_out_the_rest_of_the_video():
+    fig = timeline_figure(long_prediction(), pending_from=900.0)
+    pending = fig.layout.shapes[1]
+    assert (pending.x0, pending.x1, pending.type) == (900.0, 3600.0, "rect")
+    assert fig.layout.shapes[0].type == "line"                           # the playhead stays shapes[0]
+    assert "analysing" in fig.layout.annotations[0].text
+    assert len(timeline_figure(long_prediction(), pending_from=3600.0).layout.shapes) == 1
+
+
+def test_not_found_is_said_plainly():
+    pred = long_prediction(segments=(), found=False)
+    fig = timeline_figure(pred)
+    assert not traces(fig, "moments") and "Not found" in fig.layout.annotations[0].text
+    answer = answer_markdown(pred)
+    assert "❌ **Not found** anywhere in the 1:00:00.0 of video (79 windows)." in answer
+    assert "> Not found: no moment scores 0.50" in answer and "Best moment" not in answer
+    assert "Not found." in moments_html(pred) and "data-start" not in moments_html(pred)
+    assert "Not found" not in answer_markdown(long_prediction())
+    partial = answer_markdown(pred, windows_done=20, analysed_until=915.0)
+    assert "Partial answer: 20 of 79 windows analysed (up to 15:15.0)" in partial and "anywhere" not in partial
+
+
+def test_status_of_a_long_video():
+    pred = long_prediction()
+    assert "79 windows computed and cached" in status_markdown(pred, False, 1, 8, reused=0)
+    assert "all 79 windows **from cache**" in status_markdown(pred, True, 1, 8, reused=79)
+    assert "30 of 79 windows **from cache**" in status_markdown(pred, True, 1, 8, reused=30)
+    assert "Window 20/79 done" in partial_status_markdown(pred, 20, 915.0)
+    assert "15:15.0 of 1:00:00.0" in partial_status_markdown(pred, 20, 915.0)
 
 
 def test_header_names_model_device_and_warns_when_untrained():
