@@ -22,10 +22,25 @@ function seekTo(t) {
   if (p && p.catch) p.catch(() => {});
 }
 
+// The playhead moves many times a second while the video plays. Plotly.relayout redraws the whole figure, range
+// slider included (seconds per move on a long video's thousands of points), so the line's SVG path is moved
+// directly, and the figure's own state (layout and fullLayout shapes[0]) is kept in step for its next redraw.
 function movePlayhead(t) {
   if (!div._fullLayout || !isFinite(t) || Math.abs(t - playhead) < 0.03) return;
   playhead = t;
-  Plotly.relayout(div, {'shapes[0].x0': t, 'shapes[0].x1': t});
+  const shape = div.layout.shapes && div.layout.shapes[0];
+  const full = div._fullLayout.shapes && div._fullLayout.shapes[0];
+  const xa = div._fullLayout.xaxis;
+  const line = div.querySelector('.shapelayer path[data-index="0"]');
+  const d = line && line.getAttribute('d');
+  const ends = d && /^M([-\d.e]+),([-\d.e]+)L([-\d.e]+),([-\d.e]+)$/.exec(d);
+  if (!shape || !full || !xa || typeof xa.l2p !== 'function' || !ends) {
+    Plotly.relayout(div, {'shapes[0].x0': t, 'shapes[0].x1': t});
+    return;
+  }
+  shape.x0 = shape.x1 = full.x0 = full.x1 = t;
+  const x = (xa._offset + xa.l2p(t)).toFixed(2);
+  line.setAttribute('d', `M${x},${ends[2]}L${x},${ends[4]}`);
 }
 
 function draw() {
@@ -61,7 +76,14 @@ function draw() {
 }
 
 draw();
-watch('value', draw);
+// a long video's answer arrives window after window: values that come while a redraw is still running (a long
+// timeline takes a while) are drawn once, the latest
+let drawQueued = false;
+watch('value', () => {
+  if (drawQueued) return;
+  drawQueued = true;
+  requestAnimationFrame(() => { drawQueued = false; draw(); });
+});
 
 const onTime = (e) => {
   const v = e.target;
