@@ -5,10 +5,7 @@
 // Uploads the video, runs "Find a moment", waits for the Plotly timeline, clicks the top segment bar and checks
 // that the <video> seeked to the segment's start, checks the ranked list seeks too, plays and checks that the
 // playhead follows, then saves a full-page screenshot. Prints one JSON line of measurements; exits 1 on failure.
-import { chromium } from 'playwright-core';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { check, openWithVideo, recordSeeks, session } from './browser.mjs';
 
 const [url, videoFile, screenshot, query = 'the red square appears'] = process.argv.slice(2);
 if (!url || !videoFile || !screenshot) {
@@ -16,39 +13,10 @@ if (!url || !videoFile || !screenshot) {
   process.exit(2);
 }
 const TOLERANCE_S = 0.1;
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const report = {};
 
-function check(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'vx-e2e-profile-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync', '--no-first-run',
-         '--autoplay-policy=no-user-gesture-required'],
-  viewport: { width: 1360, height: 900 },
-  deviceScaleFactor: 1,
-});
-const page = context.pages()[0] || await context.newPage();
-const errors = [];
-page.on('pageerror', (e) => errors.push(String(e)));
-page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-
-try {
-  await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60000 });
-  await page.locator('#vx-header h1').waitFor({ timeout: 60000 });
-
+await session(screenshot, async (page, report) => {
   // 1. upload: the file input of the player; the <video> appears once the upload is done
-  await page.locator('#vx-player input[type=file]').setInputFiles(videoFile);
-  await page.waitForFunction(() => {
-    const v = document.querySelector('#vx-player video');
-    return v && v.readyState >= 1 && isFinite(v.duration) && v.duration > 0;
-  }, null, { timeout: 60000 });
-  report.video_duration = await page.evaluate(() => document.querySelector('#vx-player video').duration);
+  report.video_duration = await openWithVideo(page, url, videoFile);
 
   // 2. grounding: type a query, Run, wait for the timeline's bars
   await page.locator('#vx-ground-query textarea, #vx-ground-query input').first().fill(query);
@@ -79,13 +47,7 @@ try {
   // bar #1 is the first point of the bar trace
   const box = await paths.nth(0).boundingBox();
   check(box && box.width > 2, `bar #1 is too small to click: ${JSON.stringify(box)}`);
-  await page.evaluate(() => {
-    window.__vxSeeks = [];
-    // 'seeking' fires as soon as currentTime is set, before playback (the click also plays) moves it on
-    document.addEventListener('seeking', (e) => {
-      if (e.target instanceof HTMLVideoElement) window.__vxSeeks.push(e.target.currentTime);
-    }, true);
-  });
+  await recordSeeks(page);
   const x = box.x + Math.min(box.width / 2, 40), y = box.y + box.height / 2;
   await page.mouse.move(x, y);
   await page.waitForTimeout(150);
@@ -144,21 +106,4 @@ try {
   const bar = await paths.nth(0).boundingBox();
   await page.mouse.move(bar.x + Math.min(bar.width / 2, 40), bar.y + bar.height / 2);
   await page.waitForTimeout(300);
-  fs.mkdirSync(path.dirname(screenshot), { recursive: true });
-  await page.screenshot({ path: screenshot, fullPage: true });
-  report.screenshot = screenshot;
-  report.page_errors = errors;
-  console.log(JSON.stringify(report));
-} catch (e) {
-  report.error = String(e && e.stack || e);
-  report.page_errors = errors;
-  try {
-    fs.mkdirSync(path.dirname(screenshot), { recursive: true });
-    await page.screenshot({ path: screenshot.replace(/\.png$/, '-failure.png'), fullPage: true });
-  } catch (_) { /* the page may be gone */ }
-  console.log(JSON.stringify(report));
-  process.exitCode = 1;
-} finally {
-  await context.close();
-  fs.rmSync(profile, { recursive: true, force: true });
-}
+});
