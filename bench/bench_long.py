@@ -10,8 +10,9 @@
 
 The top segment is scored against the nearest occurrence of the query (a query text can recur across clips): R1@0.5,
 R1@0.7 and mIoU by `videoexpert.eval.grounding.evaluate_grounding`. "R@3 0.5" counts a query whose top three
-segments include one at IoU >= 0.5 with any occurrence; "not found" is the share long mode answers with none. Each
-file is encoded once and every query asked on its cached features. The table goes to bench/results/bench_long.txt.
+segments include one at IoU >= 0.5 with any occurrence, "R@all 0.5" one whose whole ranked list does (is the moment
+found at all, however ranked); "not found" is the share long mode answers with none. Each file is encoded once and
+every query asked on its cached features. The table goes to bench/results/bench_long.txt.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class ModeRun:
 
     mode: str
     segments: dict[str, list[Span]] = field(default_factory=dict)   # query id -> ranked (start, end), global s
+    scores: dict[str, list[float]] = field(default_factory=dict)    # query id -> each segment's score
     found: dict[str, bool | None] = field(default_factory=dict)
     encode_s: float = 0.0            # every file this mode encodes, decoding included
     query_s: list[float] = field(default_factory=list)
@@ -64,7 +66,8 @@ def nearest(top: Span | None, occurrences: list[Span]) -> Span:
 
 
 def score(run: ModeRun, queries: list[dict], occurrences: dict[str, list[Span]]) -> dict:
-    """R1@0.5, R1@0.7, mIoU (evaluate_grounding, against each query's nearest occurrence), R@3 0.5, not found."""
+    """R1@0.5, R1@0.7, mIoU (evaluate_grounding, against each query's nearest occurrence), R@3 0.5, R@all 0.5 (any
+    segment returned), not found."""
     items, tops = [], {}
     for q in queries:
         ranked = run.segments[q["id"]]
@@ -73,11 +76,15 @@ def score(run: ModeRun, queries: list[dict], occurrences: dict[str, list[Span]])
         items.append(GroundingQuery(q["id"], q["clip_name"], q["query"], start, end))
         tops[q["id"]] = top
     m = evaluate_grounding(items, tops, thresholds=(0.5, 0.7))
-    top3 = [any(temporal_iou(seg, occ) >= 0.5 for seg in run.segments[q["id"]][:3] for occ in occurrences[q["id"]])
-            for q in queries]
+    def hit(q: dict, k: int | None) -> bool:
+        return any(temporal_iou(seg, occ) >= 0.5 for seg in run.segments[q["id"]][:k] for occ in occurrences[q["id"]])
+
+    top3, every = [hit(q, 3) for q in queries], [hit(q, None) for q in queries]
     found = [run.found[q["id"]] for q in queries if run.found[q["id"]] is not None]
     return {"R1@0.5": m.recall[0.5] / 100, "R1@0.7": m.recall[0.7] / 100, "mIoU": m.miou / 100,
-            "R@3 0.5": sum(top3) / len(top3), "not found": (found.count(False) / len(found)) if found else None,
+            "R@3 0.5": sum(top3) / len(top3), "R@all 0.5": sum(every) / len(every),
+            "segments": statistics.mean(len(run.segments[q["id"]]) for q in queries),
+            "not found": (found.count(False) / len(found)) if found else None,
             "n": len(queries)}
 
 
@@ -100,6 +107,7 @@ def ask(predictor: Predictor, run: ModeRun, features, queries: list[dict], offse
         pred = predictor.predict(features, "grounding", q["query"])
         run.query_s.append(time.perf_counter() - start)
         run.segments[q["id"]] = [(s.start + offset, s.end + offset) for s in pred.segments]
+        run.scores[q["id"]] = [s.score for s in pred.segments]
         run.found[q["id"]] = getattr(pred, "found", None)
         run.windows = getattr(pred, "windows", None)
 
@@ -148,14 +156,14 @@ def machine_line() -> str:
 
 
 def table(runs: list[ModeRun], scores: list[dict]) -> str:
-    rows = ["| mode | queries | R1@0.5 | R1@0.7 | mIoU | R@3 0.5 | not found | windows | encode s | ms / query |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| mode | queries | R1@0.5 | R1@0.7 | mIoU | R@3 0.5 | R@all 0.5 | segments | not found | windows | "
+            "encode s | ms / query |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for run, s in zip(runs, scores):
         not_found = f"{s['not found']:.3f}" if s["not found"] is not None else "-"
         windows = str(run.windows) if run.windows is not None else "-"
         rows.append(f"| {run.mode} | {s['n']} | {s['R1@0.5']:.3f} | {s['R1@0.7']:.3f} | {s['mIoU']:.3f} | "
-                    f"{s['R@3 0.5']:.3f} | {not_found} | {windows} | {run.encode_s:.1f} | "
-                    f"{1000 * statistics.median(run.query_s):.0f} |")
+                    f"{s['R@3 0.5']:.3f} | {s['R@all 0.5']:.3f} | {s['segments']:.1f} | {not_found} | {windows} | "
+                    f"{run.encode_s:.1f} | {1000 * statistics.median(run.query_s):.0f} |")
     return "\n".join(rows)
 
 
@@ -206,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{machine_line()}; model load {load_s:.1f} s")
     text = (f"{header}\n\n{table(runs, scores)}\n\n"
             "encode s: decoding + vision tower of every file the mode reads (per clip: all its clips; long mode: "
-            "every window). ms / query: median over the queries, on the cached features.\n")
+            "every window). ms / query: median over the queries, on the cached features. R@all 0.5: some segment of "
+            "the ranked list (segments: its mean length) hits an occurrence.\n")
     print("\n" + text)
     if args.out != "-":
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -215,8 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.details, "w") as f:
             for q in queries:
                 f.write(json.dumps({"id": q["id"], "query": q["query"], "occurrences": q["occurrences"],
-                                    **{r.mode: {"segments": r.segments[q["id"]][:5], "found": r.found[q["id"]]}
-                                       for r in runs}}) + "\n")
+                                    **{r.mode: {"segments": [[round(a, 2), round(b, 2), round(c, 3)] for (a, b), c
+                                                             in zip(r.segments[q["id"]], r.scores[q["id"]])],
+                                                "found": r.found[q["id"]]} for r in runs}}) + "\n")
     return 0
 
 

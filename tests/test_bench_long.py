@@ -72,7 +72,7 @@ def test_a_hit_on_any_occurrence_counts():
     run = bench.ModeRun("long mode", segments={"a#0": [(110.0, 120.0)], "b#0": [(0.0, 1.0), (50.0, 60.0)]},
                         found={"a#0": True, "b#0": True}, query_s=[0.1, 0.1])
     s = bench.score(run, queries, occurrences)
-    assert (s["R1@0.5"], s["mIoU"], s["R@3 0.5"], s["not found"]) == (0.5, 0.5, 1.0, 0.0)
+    assert (s["R1@0.5"], s["mIoU"], s["R@3 0.5"], s["R@all 0.5"], s["not found"]) == (0.5, 0.5, 1.0, 1.0, 0.0)
     run.segments["b#0"], run.found["b#0"] = [], False       # "not found": no segment, a miss
     s = bench.score(run, queries, occurrences)
-    assert (s["R1@0.5"], s["R@3 0.5"], s["not found"]) == (0.5, 0.5, 0.5)
+    assert (s["R1@0.5"], s["R@3 0.5"], s["R@all 0.5"], s["not found"]) == (0.5, 0.5, 0.5, 0.5)
